@@ -1,0 +1,25 @@
+/* tolerances.h: every numeric tolerance the tests use, with the reason for
+ * its value. Compare against HF/PEFT references in shared/testdata (copied
+ * into tests/fixtures). Add a constant here rather than a literal in a test. */
+#ifndef WHET_TEST_TOLERANCES_H
+#define WHET_TEST_TOLERANCES_H
+
+/* fp32 forward vs transformers fp32 on CPU: different summation order in
+ * GEMM/softmax gives ~1e-6 relative error per op; over a few tiny layers the
+ * logits stay within 1e-4 absolute (measured max ~1e-5 on the tiny models). */
+#define TOL_LOGITS_ATOL 1e-4
+#define TOL_LOGITS_RTOL 1e-4
+
+/* Hidden states: same argument as logits. */
+#define TOL_HIDDEN_ATOL 1e-4
+#define TOL_HIDDEN_RTOL 1e-4
+
+/* Scalar fp32 loss vs HF: mean over tokens of log-softmax; ~1e-6 relative. */
+#define TOL_LOSS_RTOL 1e-5
+
+/* fp32 gradients vs PyTorch autograd: backward through softmax/rmsnorm
+ * accumulates more rounding than forward; 1e-4 relative + 1e-6 absolute. */
+#define TOL_GRAD_ATOL 1e-6
+#define TOL_GRAD_RTOL 1e-3
+
+#endif
