@@ -47,7 +47,16 @@ whet_status whet_error_prefix(whet_error *err, const char *fmt, ...) {
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, err->msg, sizeof old);
-    snprintf(err->msg, sizeof err->msg, "%s: %s", prefix, old);
+    /* Truncation is acceptable here: an over-long message keeps its start. */
+    size_t used = strlen(prefix);
+    if (used > sizeof err->msg - 3) used = sizeof err->msg - 3;
+    memcpy(err->msg, prefix, used);
+    memcpy(err->msg + used, ": ", 2);
+    used += 2;
+    size_t rest = strlen(old);
+    if (rest > sizeof err->msg - 1 - used) rest = sizeof err->msg - 1 - used;
+    memcpy(err->msg + used, old, rest);
+    err->msg[used + rest] = 0;
     return err->code;
 }
 
