@@ -54,6 +54,10 @@ typedef struct {
 whet_status whet_hf_config_load(const char *model_dir, whet_model_config *cfg, whet_error *err);
 /* Fill rope inverse frequencies [head_dim/2] for the config's rope type. */
 void whet_rope_inv_freq(const whet_model_config *cfg, float *inv_freq);
+/* Same for a forward whose longest sequence is `seq_len` positions: differs
+ * from whet_rope_inv_freq only for dynamic NTK scaling past the original
+ * length (transformers recomputes the base from the current length). */
+void whet_rope_inv_freq_for_len(const whet_model_config *cfg, int seq_len, float *inv_freq);
 
 typedef struct {
     bool do_sample;
