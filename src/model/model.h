@@ -86,4 +86,15 @@ whet_status whet_model_forward(whet_model *m, whet_kv_pool *kv, const whet_forwa
 whet_status whet_model_forward_hidden(whet_model *m, whet_kv_pool *kv, const whet_forward_batch *b, float *logits,
                                       float *hidden, whet_forward_ws *ws, whet_error *err);
 void whet_forward_ws_free(whet_forward_ws *ws);
+
+/* transformers' model(input_ids, attention_mask) on a padded batch: row b's
+ * token p sits at position p, keys whose mask is 0 are never attended (right
+ * padding is exact; a left-padded query with no real key before it gets a
+ * zero attention output). ids, mask: [B, L]. logits [B, L, V] and
+ * hidden_states [n_layers + 1, B, L, H] (HF output_hidden_states: 0 = the
+ * embeddings, i = after layer i-1, the last one after the final norm) are
+ * filled when non-NULL. Uses a private KV pool; for tests, perplexity and
+ * scoring, not for serving. */
+whet_status whet_model_forward_padded(whet_model *m, const int32_t *ids, const uint8_t *mask, int B, int L,
+                                      float *logits, float *hidden_states, whet_error *err);
 #endif

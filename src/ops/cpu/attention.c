@@ -1,0 +1,77 @@
+/* attention.c: CPU paged causal GQA attention of inference. Each (token,
+ * head) pair walks its sequence's block table once with an online softmax
+ * (running max and sum, as flash attention does), so no [T, T] score matrix
+ * and no per-call allocation are needed; the pool splits the pairs. */
+#include "ops/attention.h"
+#include <math.h>
+#include <string.h>
+
+typedef struct {
+    float *out;
+    const float *q;
+    const whet_paged_attention *a;
+} attn_ctx;
+
+static void attend_one(const whet_paged_attention *a, int t, int h, const float *qv, float *o) {
+    int hd = a->head_dim, group = a->n_heads / a->n_kv_heads, kvh = h / group;
+    int seq = a->seq_of[t], last = a->pos[t];
+    int first = a->sliding_window > 0 && last - a->sliding_window + 1 > 0 ? last - a->sliding_window + 1 : 0;
+    const int32_t *bt = a->block_tables[seq];
+    const uint8_t *mask = a->key_mask ? a->key_mask[seq] : NULL;
+    size_t kv_row = (size_t)a->n_kv_heads * hd;
+    float m = -INFINITY;
+    double l = 0;
+    float acc[512];
+    for (int i = 0; i < hd; i++) acc[i] = 0;
+    for (int p = first; p <= last; p++) {
+        if (mask && !mask[p]) continue;
+        size_t slot = ((size_t)bt[p / a->block_size] * a->block_size + (size_t)(p % a->block_size)) * kv_row + (size_t)kvh * hd;
+        const float *k = a->k_cache + slot, *v = a->v_cache + slot;
+        float s = 0;
+        for (int i = 0; i < hd; i++) s += qv[i] * k[i];
+        s *= a->scale;
+        if (s > m) {
+            float r = m == -INFINITY ? 0.0f : expf(m - s);
+            for (int i = 0; i < hd; i++) acc[i] *= r;
+            l *= r;
+            m = s;
+        }
+        float wgt = expf(s - m);
+        l += wgt;
+        for (int i = 0; i < hd; i++) acc[i] += wgt * v[i];
+    }
+    float inv = l > 0 ? (float)(1.0 / l) : 0.0f;
+    for (int i = 0; i < hd; i++) o[i] = acc[i] * inv;
+}
+
+static void attend_range(void *p, size_t begin, size_t end, int worker) {
+    (void)worker;
+    const attn_ctx *c = p;
+    const whet_paged_attention *a = c->a;
+    size_t stride = (size_t)a->head_dim;
+    for (size_t i = begin; i < end; i++) {
+        int t = (int)(i / (size_t)a->n_heads), h = (int)(i % (size_t)a->n_heads);
+        attend_one(a, t, h, c->q + i * stride, c->out + i * stride);
+    }
+}
+
+whet_status whet_attention_paged(float *out, const float *q, const whet_paged_attention *a, whet_threadpool *pool,
+                                 whet_error *err) {
+    if (a->head_dim > 512 || a->n_kv_heads <= 0 || a->n_heads % a->n_kv_heads)
+        return whet_errorf(err, WHET_ERR_UNSUPPORTED, "attention: head_dim %d / heads %d / kv heads %d not supported",
+                           a->head_dim, a->n_heads, a->n_kv_heads);
+    /* every block a query will read must be a real block of the pool */
+    for (int t = 0; t < a->n_tokens; t++) {
+        if (a->pos[t] < 0)
+            return whet_errorf(err, WHET_ERR_INVALID_ARG, "attention: token %d has negative position %d", t, a->pos[t]);
+        const int32_t *bt = a->block_tables[a->seq_of[t]];
+        for (int b = 0; b <= a->pos[t] / a->block_size; b++)
+            if (bt[b] < 0 || bt[b] >= a->n_blocks)
+                return whet_errorf(err, WHET_ERR_INVALID_ARG,
+                                   "attention: sequence %d's block table entry %d is %d, outside the pool of %d blocks",
+                                   a->seq_of[t], b, bt[b], a->n_blocks);
+    }
+    attn_ctx c = {out, q, a};
+    whet_parallel_for(pool, (size_t)a->n_tokens * (size_t)a->n_heads, attend_range, &c);
+    return WHET_OK;
+}

@@ -1,0 +1,112 @@
+/* matmul.c: CPU inference linear layer, dispatching on the weight's dtype.
+ *  - f32: one cblas_sgemm (OpenBLAS threads it).
+ *  - f16/bf16: rows widened per tile of WHET_MM_TILE rows (the pool splits
+ *    the widening), then sgemm on the tile; this keeps a bf16 model at half
+ *    the memory of an f32 copy at the cost of re-widening every call.
+ *  - quantized (q8_0, q4_k...): few tokens use whet_quant_dot per row (no
+ *    widened copy at all); many tokens dequantize a tile and use sgemm. */
+#include "ops/matmul.h"
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core/half.h"
+#include "ops/add.h"
+#include "ops/cpu/quant_link.h"
+
+#define WHET_MM_TILE 256
+/* At or below this many tokens the quantized path dots rows directly. */
+#define WHET_MM_QDOT_MAX_T 8
+
+static bool is_quant(whet_dtype t) {
+    return t == WHET_DT_Q8_0 || t == WHET_DT_Q4_0 || t == WHET_DT_Q4_K || t == WHET_DT_Q5_K || t == WHET_DT_Q6_K;
+}
+
+typedef struct {
+    const whet_weight *w;
+    int64_t row0;
+    float *tile;       /* [rows in tile, cols] */
+} widen_ctx;
+
+static void widen_rows(void *p, size_t begin, size_t end, int worker) {
+    (void)worker;
+    const widen_ctx *c = p;
+    const whet_weight *w = c->w;
+    size_t row_bytes = whet_dtype_nbytes(w->dtype, (size_t)w->cols);
+    for (size_t i = begin; i < end; i++) {
+        const uint8_t *src = (const uint8_t *)w->data + (size_t)(c->row0 + (int64_t)i) * row_bytes;
+        float *dst = c->tile + i * (size_t)w->cols;
+        if (w->dtype == WHET_DT_F16) whet_fp16_to_f32_row((const uint16_t *)src, dst, (size_t)w->cols);
+        else if (w->dtype == WHET_DT_BF16) whet_bf16_to_f32_row((const uint16_t *)src, dst, (size_t)w->cols);
+        else whet_dequantize_row(w->dtype, src, w->cols, dst);
+    }
+}
+
+/* y[:, row0:row0+n] = x · tileᵀ for each tile of rows. */
+static whet_status matmul_tiled(float *y, const float *x, const whet_weight *w, int64_t T, whet_threadpool *pool,
+                                whet_error *err) {
+    int64_t tile_rows = w->rows < WHET_MM_TILE ? w->rows : WHET_MM_TILE;
+    float *tile = malloc((size_t)tile_rows * (size_t)w->cols * sizeof(float));
+    if (!tile) return whet_errorf(err, WHET_ERR_NOMEM, "matmul: out of memory for a %lld x %lld tile",
+                                  (long long)tile_rows, (long long)w->cols);
+    for (int64_t r0 = 0; r0 < w->rows; r0 += tile_rows) {
+        int64_t n = w->rows - r0 < tile_rows ? w->rows - r0 : tile_rows;
+        widen_ctx c = {w, r0, tile};
+        whet_parallel_for(pool, (size_t)n, widen_rows, &c);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)n, (int)w->cols, 1.0f, x, (int)w->cols,
+                    tile, (int)w->cols, 0.0f, y + r0, (int)w->rows);
+    }
+    free(tile);
+    return WHET_OK;
+}
+
+typedef struct {
+    float *y;
+    const float *x;
+    const whet_weight *w;
+    int64_t T;
+} qdot_ctx;
+
+static void qdot_rows(void *p, size_t begin, size_t end, int worker) {
+    (void)worker;
+    const qdot_ctx *c = p;
+    size_t row_bytes = whet_dtype_nbytes(c->w->dtype, (size_t)c->w->cols);
+    for (size_t r = begin; r < end; r++) {
+        const void *row = (const uint8_t *)c->w->data + r * row_bytes;
+        for (int64_t t = 0; t < c->T; t++)
+            c->y[t * c->w->rows + (int64_t)r] = whet_quant_dot(c->w->dtype, row, c->x + t * c->w->cols, c->w->cols);
+    }
+}
+
+whet_status whet_matmul(float *y, const float *x, const whet_weight *w, const float *bias, int64_t T,
+                        whet_threadpool *pool, whet_error *err) {
+    if (T <= 0) return WHET_OK;
+    if (w->rows > INT32_MAX || w->cols > INT32_MAX || T > INT32_MAX)
+        return whet_errorf(err, WHET_ERR_UNSUPPORTED, "matmul: %lld x %lld weight is too large for BLAS ints",
+                           (long long)w->rows, (long long)w->cols);
+    whet_status s = WHET_OK;
+    if (w->dtype == WHET_DT_F32) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)w->rows, (int)w->cols, 1.0f, x, (int)w->cols,
+                    (const float *)w->data, (int)w->cols, 0.0f, y, (int)w->rows);
+    } else if (w->dtype == WHET_DT_F16 || w->dtype == WHET_DT_BF16) {
+        s = matmul_tiled(y, x, w, T, pool, err);
+    } else if (is_quant(w->dtype)) {
+        if (!whet_quant_linked())
+            return whet_errorf(err, WHET_ERR_UNSUPPORTED, "matmul: %s weights need the quantized kernels "
+                               "(ops/cpu/quant.c), which this binary was linked without", whet_dtype_name(w->dtype));
+        if (w->cols % (int64_t)whet_dtype_block_elems(w->dtype))
+            return whet_errorf(err, WHET_ERR_SHAPE, "matmul: %s weight with %lld columns (not a multiple of the block)",
+                               whet_dtype_name(w->dtype), (long long)w->cols);
+        if (T <= WHET_MM_QDOT_MAX_T) {
+            qdot_ctx c = {y, x, w, T};
+            whet_parallel_for(pool, (size_t)w->rows, qdot_rows, &c);
+        } else {
+            s = matmul_tiled(y, x, w, T, pool, err);
+        }
+    } else {
+        return whet_errorf(err, WHET_ERR_UNSUPPORTED, "matmul: weight dtype %s is not supported for inference "
+                           "(NF4 is a training-only layout; use f32/f16/bf16 or a GGUF quant type)",
+                           whet_dtype_name(w->dtype));
+    }
+    if (s == WHET_OK && bias) whet_add_bias(y, bias, T, w->rows);
+    return s;
+}
