@@ -35,8 +35,8 @@
 #define TOL_BF16_ROUNDTRIP_REL (1.0 / 256)
 
 /* Single inference ops (tests/ops/test_infer_ops.c) vs double references:
- * a float32 dot of <= 70 O(1) terms or a softmax over <= 23 keys rounds to
- * ~1e-6; 1e-5 leaves room for BLAS summation order (measured max 2.6e-6, matmul). */
-#define TOL_OPS_F32 1e-5
+ * a float32 dot of 600 O(1) terms (|y| ~ 10) rounds to ~1e-5 whatever the
+ * summation order (BLAS or the 8-lane half-weight dot); measured max 1.8e-5. */
+#define TOL_OPS_F32 5e-5
 
 #endif

@@ -1,7 +1,7 @@
 /* test_infer_ops.c: the inference ops against straightforward double-
  * precision references written out here: matmul for f32 and f16/bf16
  * weights (widened per tile, including a row count that is not a multiple of
- * the tile), embedding (bad ids refused), rmsnorm, rope (rotate_half pairing,
+ * the tile, both the few-token row-dot and the many-token tile path), embedding (bad ids refused), rmsnorm, rope (rotate_half pairing,
  * position 0 is the identity, norms preserved), softmax/logsumexp (stable for
  * large inputs, -inf entries), swiglu, and paged attention against a dense
  * causal GQA attention with padding mask and sliding window, through a
@@ -35,9 +35,10 @@ static float *rand_vec(size_t n) {
     return v;
 }
 
-static void test_matmul(whet_threadpool *pool) {
+/* T = 5: the row-dot path of half weights; T = 12: the widened-tile + sgemm path. */
+static void test_matmul(whet_threadpool *pool, int64_t T) {
     whet_error err = {0};
-    int64_t T = 5, rows = 300, cols = 70; /* 300 rows: one full 256-row tile and a partial one */
+    int64_t rows = 300, cols = 600; /* 300 rows: one full 256-row tile and a partial one; 600 cols: 2 chunks */
     float *x = rand_vec((size_t)(T * cols)), *w = rand_vec((size_t)(rows * cols)), *b = rand_vec((size_t)rows);
     uint16_t *wh = malloc((size_t)(rows * cols) * 2), *wb = malloc((size_t)(rows * cols) * 2);
     whet_f32_to_fp16_row(w, wh, (size_t)(rows * cols));
@@ -215,8 +216,9 @@ int main(void) {
     whet_error err = {0};
     whet_threadpool *pool = NULL;
     CHECK_OK(whet_threadpool_create(3, &pool, &err), &err);
-    test_matmul(NULL);
-    test_matmul(pool);
+    test_matmul(NULL, 5);
+    test_matmul(pool, 5);
+    test_matmul(pool, 12);
     test_pointwise();
     test_rope();
     test_attention(pool);

@@ -1,8 +1,11 @@
 /* matmul.c: CPU inference linear layer, dispatching on the weight's dtype.
  *  - f32: one cblas_sgemm (OpenBLAS threads it).
- *  - f16/bf16: rows widened per tile of WHET_MM_TILE rows (the pool splits
- *    the widening), then sgemm on the tile; this keeps a bf16 model at half
- *    the memory of an f32 copy at the cost of re-widening every call.
+ *  - f16/bf16, few tokens (decode): each row is widened chunk by chunk into
+ *    a stack buffer and dotted with every token at once, rows split over the
+ *    pool; the weight is read once per call, at half the bytes of f32.
+ *  - f16/bf16, many tokens (prefill): rows widened per tile of WHET_MM_TILE
+ *    rows (the pool splits the widening), then sgemm on the tile; this keeps
+ *    a bf16 model at half the memory of an f32 copy.
  *  - quantized (q8_0, q4_k...): few tokens use whet_quant_dot per row (no
  *    widened copy at all); many tokens dequantize a tile and use sgemm. */
 #include "ops/matmul.h"
@@ -14,11 +17,23 @@
 #include "ops/cpu/quant_link.h"
 
 #define WHET_MM_TILE 256
-/* At or below this many tokens the quantized path dots rows directly. */
+/* At or below this many tokens the quantized and half paths dot rows directly. */
 #define WHET_MM_QDOT_MAX_T 8
+#define WHET_MM_CHUNK 512
 
 static bool is_quant(whet_dtype t) {
     return t == WHET_DT_Q8_0 || t == WHET_DT_Q4_0 || t == WHET_DT_Q4_K || t == WHET_DT_Q5_K || t == WHET_DT_Q6_K;
+}
+
+__attribute__((optimize("O3"))) static void widen_chunk(whet_dtype dt, const uint16_t *src, float *dst, int64_t n) {
+    if (dt == WHET_DT_BF16) {
+        for (int64_t i = 0; i < n; i++) {
+            uint32_t u = (uint32_t)src[i] << 16;
+            memcpy(&dst[i], &u, 4);
+        }
+    } else {
+        whet_fp16_to_f32_row(src, dst, (size_t)n);
+    }
 }
 
 typedef struct {
@@ -35,8 +50,7 @@ static void widen_rows(void *p, size_t begin, size_t end, int worker) {
     for (size_t i = begin; i < end; i++) {
         const uint8_t *src = (const uint8_t *)w->data + (size_t)(c->row0 + (int64_t)i) * row_bytes;
         float *dst = c->tile + i * (size_t)w->cols;
-        if (w->dtype == WHET_DT_F16) whet_fp16_to_f32_row((const uint16_t *)src, dst, (size_t)w->cols);
-        else if (w->dtype == WHET_DT_BF16) whet_bf16_to_f32_row((const uint16_t *)src, dst, (size_t)w->cols);
+        if (w->dtype == WHET_DT_F16 || w->dtype == WHET_DT_BF16) widen_chunk(w->dtype, (const uint16_t *)src, dst, w->cols);
         else whet_dequantize_row(w->dtype, src, w->cols, dst);
     }
 }
@@ -77,6 +91,32 @@ static void qdot_rows(void *p, size_t begin, size_t end, int worker) {
     }
 }
 
+/* the hot loop of bf16 decode: O3 lets gcc vectorize the widening and the 8-lane dot */
+__attribute__((optimize("O3"))) static void half_dot_rows(void *p, size_t begin, size_t end, int worker) {
+    (void)worker;
+    const qdot_ctx *c = p;
+    const whet_weight *w = c->w;
+    float buf[WHET_MM_CHUNK], acc[WHET_MM_QDOT_MAX_T];
+    for (size_t r = begin; r < end; r++) {
+        const uint16_t *row = (const uint16_t *)w->data + r * (size_t)w->cols;
+        for (int64_t t = 0; t < c->T; t++) acc[t] = 0;
+        for (int64_t c0 = 0; c0 < w->cols; c0 += WHET_MM_CHUNK) {
+            int64_t n = w->cols - c0 < WHET_MM_CHUNK ? w->cols - c0 : WHET_MM_CHUNK;
+            widen_chunk(w->dtype, row + c0, buf, n);
+            for (int64_t t = 0; t < c->T; t++) {
+                const float *x = c->x + t * w->cols + c0;
+                float lanes[8] = {0};
+                int64_t i = 0;
+                for (; i + 8 <= n; i += 8)
+                    for (int j = 0; j < 8; j++) lanes[j] += buf[i + j] * x[i + j];
+                for (; i < n; i++) lanes[0] += buf[i] * x[i];
+                acc[t] += ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+            }
+        }
+        for (int64_t t = 0; t < c->T; t++) c->y[t * w->rows + (int64_t)r] = acc[t];
+    }
+}
+
 whet_status whet_matmul(float *y, const float *x, const whet_weight *w, const float *bias, int64_t T,
                         whet_threadpool *pool, whet_error *err) {
     if (T <= 0) return WHET_OK;
@@ -87,6 +127,9 @@ whet_status whet_matmul(float *y, const float *x, const whet_weight *w, const fl
     if (w->dtype == WHET_DT_F32) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)w->rows, (int)w->cols, 1.0f, x, (int)w->cols,
                     (const float *)w->data, (int)w->cols, 0.0f, y, (int)w->rows);
+    } else if ((w->dtype == WHET_DT_F16 || w->dtype == WHET_DT_BF16) && T <= WHET_MM_QDOT_MAX_T) {
+        qdot_ctx c = {y, x, w, T};
+        whet_parallel_for(pool, (size_t)w->rows, half_dot_rows, &c);
     } else if (w->dtype == WHET_DT_F16 || w->dtype == WHET_DT_BF16) {
         s = matmul_tiled(y, x, w, T, pool, err);
     } else if (is_quant(w->dtype)) {
