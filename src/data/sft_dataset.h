@@ -1,0 +1,38 @@
+/* sft_dataset.h: a supervised fine-tuning dataset, ready for the trainer:
+ * LLaMA-Factory's pipeline (dataset_info.json registry -> alpaca/sharegpt
+ * reader -> template encoding -> masking and cutoff_len truncation, §3.4 of
+ * shared/reference/llamafactory.md) turned into token ids and labels.
+ * labels[i] is the id the model must predict AT position i (already equal to
+ * input_ids[i] or WHET_IGNORE_INDEX = -100, HF's convention: the trainer
+ * shifts by one itself, like transformers' causal-LM loss). */
+#ifndef WHET_DATA_SFT_DATASET_H
+#define WHET_DATA_SFT_DATASET_H
+#include <stddef.h>
+#include <stdint.h>
+#include "core/status.h"
+#include "io/lf_args.h"
+#include "tokenizer/tokenizer.h"
+
+typedef struct {
+    int32_t *input_ids;   /* [len] */
+    int32_t *labels;      /* [len], -100 = not in the loss */
+    int64_t len;
+    const char *origin;   /* "file.json record 17", for messages; owned by the dataset */
+} whet_sft_example;
+
+typedef struct {
+    whet_sft_example *items;
+    size_t n;
+    void *owner;          /* internal storage */
+} whet_sft_dataset;
+
+/* Build the dataset named by args (dataset, dataset_dir, template, cutoff_len,
+ * max_samples, train_on_prompt, mask_history, val_size...). Records that end
+ * up with no label token are dropped with a warning, as LLaMA-Factory does. */
+whet_status whet_sft_dataset_load(const whet_lf_args *args, const whet_tokenizer *tok, whet_sft_dataset *out,
+                                  whet_error *err);
+/* Split off val_size (a fraction < 1 or a count >= 1) of the examples with seed `seed`. */
+whet_status whet_sft_dataset_split(whet_sft_dataset *all, double val_size, uint64_t seed, whet_sft_dataset *train,
+                                   whet_sft_dataset *val, whet_error *err);
+void whet_sft_dataset_free(whet_sft_dataset *d);
+#endif
