@@ -3,7 +3,8 @@
  * the paged KV cache), best of --repeat runs, printed as a table and written
  * as JSON. Models: a Hugging Face folder (default: the bundled
  * stories260K-hf), or --shape qwen2.5-0.5b, which writes a random-weight
- * bf16 folder of Qwen2.5-0.5B's exact shape to a temp dir first (the weights
+ * bf16 folder of Qwen2.5-0.5B's exact shape to a temp dir first
+ * (whet_model_init_random, as `whet init-model`) (the weights
  * do not change the speed; keep_dtype widens bf16 per tile, --f32 widens at
  * load instead).
  *
@@ -14,9 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 #include "core/file.h"
-#include "core/half.h"
-#include "core/rng.h"
 #include "infer/generate.h"
+#include "model/init_random.h"
 
 typedef struct {
     const char *model, *shape, *json;
@@ -31,59 +31,18 @@ static const char *k_qwen05b_config =
     "\"tie_word_embeddings\":true,\"torch_dtype\":\"bfloat16\",\"bos_token_id\":151643,\"eos_token_id\":151645,"
     "\"hidden_act\":\"silu\",\"use_sliding_window\":false}";
 
-/* One random bf16 tensor [rows, cols] (cols = 0: a vector) added to the writer. */
-static void add_random(whet_st_writer *w, whet_rng *r, const char *name, int64_t rows, int64_t cols, float scale,
-                       float offset, uint16_t **keep, int *n_keep) {
-    int64_t n = rows * (cols ? cols : 1);
-    uint16_t *buf = malloc((size_t)n * 2);
-    for (int64_t i = 0; i < n; i++) buf[i] = whet_f32_to_bf16(offset + scale * (float)whet_rng_normal(r));
-    int64_t shape[2] = {rows, cols};
-    whet_error err;
-    whet_st_writer_add(w, name, WHET_DT_BF16, cols ? 2 : 1, shape, buf, &err);
-    keep[(*n_keep)++] = buf;
-}
-
-static int write_qwen05b(const char *dir) {
-    whet_error err = {0};
-    if (whet_mkdirs(dir, &err) != WHET_OK) return fprintf(stderr, "%s\n", err.msg), 1;
-    char p[600];
-    snprintf(p, sizeof p, "%s/config.json", dir);
-    FILE *f = fopen(p, "w");
+/* The config string -> <dir>/config.json -> random bf16 folder <dir>/model. */
+static int write_qwen05b(const char *dir, char *model_dir, size_t cap) {
+    char cfg[600];
+    snprintf(cfg, sizeof cfg, "%s/config.json", dir);
+    FILE *f = fopen(cfg, "w");
     if (!f) return 1;
     fputs(k_qwen05b_config, f);
     fclose(f);
-    whet_st_writer *w = NULL;
-    whet_st_writer_create(&w, &err);
-    whet_rng r;
-    whet_rng_seed(&r, 1);
-    uint16_t *keep[24 * 12 + 4];
-    int nk = 0;
-    const int H = 896, I = 4864, KV = 128;
-    add_random(w, &r, "model.embed_tokens.weight", 151936, H, 0.02f, 0, keep, &nk);
-    add_random(w, &r, "model.norm.weight", H, 0, 0.1f, 1, keep, &nk);
-    for (int l = 0; l < 24; l++) {
-        char n[128];
-#define T(suffix, rows, cols, sc, off) \
-    (snprintf(n, sizeof n, "model.layers.%d.%s", l, suffix), add_random(w, &r, n, rows, cols, sc, off, keep, &nk))
-        T("self_attn.q_proj.weight", H, H, 0.02f, 0);
-        T("self_attn.k_proj.weight", KV, H, 0.02f, 0);
-        T("self_attn.v_proj.weight", KV, H, 0.02f, 0);
-        T("self_attn.o_proj.weight", H, H, 0.02f, 0);
-        T("self_attn.q_proj.bias", H, 0, 0.02f, 0);
-        T("self_attn.k_proj.bias", KV, 0, 0.02f, 0);
-        T("self_attn.v_proj.bias", KV, 0, 0.02f, 0);
-        T("mlp.gate_proj.weight", I, H, 0.02f, 0);
-        T("mlp.up_proj.weight", I, H, 0.02f, 0);
-        T("mlp.down_proj.weight", H, I, 0.02f, 0);
-        T("input_layernorm.weight", H, 0, 0.1f, 1);
-        T("post_attention_layernorm.weight", H, 0, 0.1f, 1);
-#undef T
-    }
-    snprintf(p, sizeof p, "%s/model.safetensors", dir);
-    whet_status s = whet_st_writer_write(w, p, &err);
-    whet_st_writer_free(w);
-    for (int i = 0; i < nk; i++) free(keep[i]);
-    if (s != WHET_OK) return fprintf(stderr, "%s\n", err.msg), 1;
+    snprintf(model_dir, cap, "%s/model", dir);
+    whet_error err = {0};
+    whet_init_random_opts o = {.seed = 1, .dtype = WHET_DT_BF16};
+    if (whet_model_init_random(cfg, model_dir, &o, &err) != WHET_OK) return fprintf(stderr, "%s\n", err.msg), 1;
     return 0;
 }
 
@@ -113,11 +72,11 @@ int main(int argc, char **argv) {
     bench_args a = {.model = WHET_SOURCE_DIR "/models/stories260K-hf", .threads = 2, .prompt = 128, .decode = 32,
                     .repeat = 3};
     if (parse(argc, argv, &a)) return 2;
-    char tmp[64] = "";
+    char tmp[64] = "", model_dir[128];
     if (a.shape) {
         snprintf(tmp, sizeof tmp, "/tmp/whet_bench_XXXXXX");
-        if (!mkdtemp(tmp) || write_qwen05b(tmp)) return 1;
-        a.model = tmp;
+        if (!mkdtemp(tmp) || write_qwen05b(tmp, model_dir, sizeof model_dir)) return 1;
+        a.model = model_dir;
     }
     whet_error err = {0};
     whet_model *m = NULL;

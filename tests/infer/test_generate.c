@@ -10,20 +10,8 @@
 #include "core/json.h"
 #include "infer/generate.h"
 #include "infer/sampler.h"
+#include "ref_fixture.h"
 #include "test.h"
-
-static int32_t *read_ids(const whet_safetensors *st, const char *name, int64_t *n) {
-    const whet_st_tensor *t = whet_safetensors_find(st, name);
-    if (!t || t->dtype != WHET_DT_I64) return NULL;
-    int32_t *out = malloc((size_t)t->numel * sizeof *out);
-    for (int64_t i = 0; i < t->numel; i++) {
-        int64_t v;
-        memcpy(&v, (const char *)t->data + 8 * i, 8);
-        out[i] = (int32_t)v;
-    }
-    *n = t->numel;
-    return out;
-}
 
 static void test_greedy_reference(const char *name) {
     char mdir[512], rpath[512];
@@ -36,7 +24,7 @@ static void test_greedy_reference(const char *name) {
     CHECK_OK(whet_safetensors_open(rpath, &ref, &err), &err);
     if (!m || !ref) return;
     int64_t np, no;
-    int32_t *prompt = read_ids(ref, "greedy_prompt", &np), *want = read_ids(ref, "greedy_output", &no);
+    int32_t *prompt = ref_read_ids(ref, "greedy_prompt", &np), *want = ref_read_ids(ref, "greedy_output", &no);
     whet_generate_opts o = {.max_new_tokens = 24, .sampling = whet_sampler_defaults(), .block_size = 5};
     int32_t got[24];
     int n = 0;

@@ -15,6 +15,7 @@
 #include "core/json.h"
 #include "model/model.h"
 #include "ops/softmax.h"
+#include "ref_fixture.h"
 #include "test.h"
 #include "tolerances.h"
 
@@ -24,28 +25,6 @@ typedef struct {
     uint8_t *mask;
     int32_t *labels;
 } ref_batch;
-
-static int32_t *read_ids(const whet_safetensors *st, const char *name, int64_t *n) {
-    const whet_st_tensor *t = whet_safetensors_find(st, name);
-    if (!t || t->dtype != WHET_DT_I64) return NULL;
-    int32_t *out = malloc((size_t)t->numel * sizeof *out);
-    for (int64_t i = 0; i < t->numel; i++) {
-        int64_t v;
-        memcpy(&v, (const char *)t->data + 8 * i, 8);
-        out[i] = (int32_t)v;
-    }
-    *n = t->numel;
-    return out;
-}
-
-static float *read_f32(const whet_safetensors *st, const char *name, int64_t numel) {
-    const whet_st_tensor *t = whet_safetensors_find(st, name);
-    if (!t || t->numel != numel) return NULL;
-    float *out = malloc((size_t)numel * sizeof *out);
-    whet_error err;
-    if (whet_st_tensor_to_f32(t, out, &err) != WHET_OK) { free(out); return NULL; }
-    return out;
-}
 
 /* max |a-b| over the positions whose mask is 1 (rows of `width` floats). */
 static double masked_max_diff(const float *a, const float *b, const uint8_t *mask, size_t rows, size_t width) {
@@ -165,9 +144,9 @@ static void test_model(const char *name) {
     if (!m || !ref) return;
     ref_batch rb = {0};
     int64_t n;
-    rb.ids = read_ids(ref, "input_ids", &n);
-    int32_t *mask32 = read_ids(ref, "attention_mask", &n);
-    rb.labels = read_ids(ref, "labels", &n);
+    rb.ids = ref_read_ids(ref, "input_ids", &n);
+    int32_t *mask32 = ref_read_ids(ref, "attention_mask", &n);
+    rb.labels = ref_read_ids(ref, "labels", &n);
     const whet_st_tensor *ti = whet_safetensors_find(ref, "input_ids");
     rb.B = (int)ti->shape[0];
     rb.L = (int)ti->shape[1];
@@ -180,7 +159,7 @@ static void test_model(const char *name) {
     float *logits = malloc(BL * rb.V * sizeof(float));
     float *hidden = malloc((size_t)(NL + 1) * BL * rb.H * sizeof(float));
     CHECK_OK(whet_model_forward_padded(m, rb.ids, rb.mask, rb.B, rb.L, logits, hidden, &err), &err);
-    float *ref_logits = read_f32(ref, "logits", (int64_t)(BL * rb.V));
+    float *ref_logits = ref_read_f32(ref, "logits", (int64_t)(BL * rb.V));
     CHECK(ref_logits != NULL);
     double dl_real = masked_max_diff(logits, ref_logits, rb.mask, BL, (size_t)rb.V);
     double dl_all = test_max_abs_diff(logits, ref_logits, BL * rb.V);
@@ -191,7 +170,7 @@ static void test_model(const char *name) {
     for (int h = 0; h <= NL; h++) {
         char key[32];
         snprintf(key, sizeof key, "hidden_states.%d", h);
-        float *rh = read_f32(ref, key, (int64_t)(BL * rb.H));
+        float *rh = ref_read_f32(ref, key, (int64_t)(BL * rb.H));
         CHECK_MSG(rh != NULL, "%s: %s missing", name, key);
         if (!rh) continue;
         double d = test_max_abs_diff(hidden + (size_t)h * BL * rb.H, rh, BL * rb.H);
@@ -211,7 +190,7 @@ static void test_model(const char *name) {
     printf("%-12s paged 2-sequence step logits max|err| %.3g\n", name, dp);
 
     int64_t np, no;
-    int32_t *prompt = read_ids(ref, "greedy_prompt", &np), *want = read_ids(ref, "greedy_output", &no);
+    int32_t *prompt = ref_read_ids(ref, "greedy_prompt", &np), *want = ref_read_ids(ref, "greedy_output", &no);
     CHECK(prompt && want && no == np + 24);
     if (prompt && want) {
         int32_t got[24];
