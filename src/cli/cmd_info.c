@@ -11,9 +11,9 @@ static int run_info(int argc, char **argv) {
     }
     printf("whet %s\n", WHET_VERSION);
 #ifdef WHET_HAVE_CUDA
-    printf("cuda backend: compiled in\n");
+    printf("cuda toolkit: found at build time; this version has no CUDA kernels yet, every command runs on the cpu\n");
 #else
-    printf("cuda backend: not compiled in\n");
+    printf("cuda toolkit: not found at build time; every command runs on the cpu\n");
 #endif
     printf("cpu threads: %d (set WHET_NUM_THREADS to change)\n", whet_default_threads());
     return 0;
