@@ -1,0 +1,279 @@
+/* test_engine.c: the continuously batched engine against single-sequence
+ * whet_generate (itself checked against transformers' greedy output in
+ * test_generate.c): many concurrent prompts of different lengths, with
+ * chunked prefill, with a KV pool too small for all of them (preemption),
+ * with a shared prefix (prefix-cache hits), seeded sampling, stop ids,
+ * cancellation, callback stops and logprobs; after every scenario the block
+ * accounting is consistent and every block is back in the pool. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "core/rng.h"
+#include "infer/engine.h"
+#include "infer/generate.h"
+#include "test.h"
+
+#define MAX_REQ 24
+#define MAX_NEW 40
+
+typedef struct {
+    int32_t out[MAX_NEW];
+    float logprob[MAX_NEW];
+    int n, n_final_events, n_events_after_final;
+    whet_finish_reason finish;
+    int stop_after;         /* > 0: return false after this many tokens */
+    int n_cached_prompt;
+    float top_lp[WHET_MAX_TOP_LOGPROBS];
+    int32_t top_id[WHET_MAX_TOP_LOGPROBS];
+    int n_top;
+} collector;
+
+static bool collect(void *ctx, const whet_token_event *ev) {
+    collector *c = ctx;
+    if (c->n_final_events) c->n_events_after_final++;
+    if (ev->id >= 0 && c->n < MAX_NEW) {
+        c->logprob[c->n] = ev->logprob;
+        if (c->n == 0) {
+            c->n_top = ev->n_top;
+            memcpy(c->top_lp, ev->top_logprobs, sizeof c->top_lp);
+            memcpy(c->top_id, ev->top_ids, sizeof c->top_id);
+        }
+        c->out[c->n++] = ev->id;
+    }
+    c->n_cached_prompt = ev->n_cached_prompt;
+    if (ev->finish != WHET_FINISH_NONE) {
+        c->finish = ev->finish;
+        c->n_final_events++;
+    }
+    return !(c->stop_after > 0 && c->n >= c->stop_after);
+}
+
+typedef struct {
+    int32_t prompt[MAX_REQ][200];
+    int n_prompt[MAX_REQ], max_new[MAX_REQ];
+    whet_sampler_params sp[MAX_REQ];
+    int32_t want[MAX_REQ][MAX_NEW];
+    int n_want[MAX_REQ];
+    int n;
+} workload;
+
+/* prompts: BOS, then `shared` common ids, then a per-request tail of mixed length */
+static void make_workload(workload *w, const whet_model *m, int n, int shared, uint64_t seed) {
+    whet_rng r;
+    whet_rng_seed(&r, seed);
+    int32_t common[160];
+    for (int i = 0; i < shared; i++) common[i] = 3 + (int32_t)whet_rng_below(&r, (uint64_t)m->cfg.vocab_size - 3);
+    w->n = n;
+    for (int q = 0; q < n; q++) {
+        int len = 1 + shared + (int)((q * 7 + 3) % 29);
+        w->prompt[q][0] = 1;
+        for (int i = 1; i < len; i++)
+            w->prompt[q][i] = i - 1 < shared ? common[i - 1]
+                                             : 3 + (int32_t)whet_rng_below(&r, (uint64_t)m->cfg.vocab_size - 3);
+        w->n_prompt[q] = len;
+        w->max_new[q] = 4 + (q * 5) % (MAX_NEW - 4);
+        w->sp[q] = whet_sampler_defaults();
+    }
+}
+
+static void reference_outputs(whet_model *m, workload *w) {
+    whet_error err = {0};
+    for (int q = 0; q < w->n; q++) {
+        whet_generate_opts o = {.max_new_tokens = w->max_new[q], .sampling = w->sp[q], .block_size = 16};
+        CHECK_OK(whet_generate(m, w->prompt[q], w->n_prompt[q], &o, w->want[q], &w->n_want[q], NULL, &err), &err);
+    }
+}
+
+/* Submit all of w at once, step to idle, compare with the references. */
+static whet_engine_stats run_engine(whet_model *m, const whet_engine_opts *eo, workload *w, const char *what) {
+    whet_error err = {0};
+    whet_engine *e = NULL;
+    whet_engine_stats st = {0};
+    CHECK_OK(whet_engine_create(m, eo, &e, &err), &err);
+    if (!e) return st;
+    collector c[MAX_REQ] = {0};
+    for (int q = 0; q < w->n; q++) {
+        whet_request_params p = {.prompt = w->prompt[q], .n_prompt = w->n_prompt[q], .sampling = w->sp[q],
+                                 .max_tokens = w->max_new[q], .logprobs = -1, .on_event = collect, .ctx = &c[q]};
+        CHECK_OK(whet_engine_submit(e, &p, NULL, &err), &err);
+    }
+    CHECK_OK(whet_engine_run_until_idle(e, &err), &err);
+    int equal = 0;
+    for (int q = 0; q < w->n; q++) {
+        bool same = c[q].n == w->n_want[q] && memcmp(c[q].out, w->want[q], (size_t)c[q].n * sizeof(int32_t)) == 0;
+        CHECK_MSG(same, "%s: request %d (prompt %d, max %d) differs from generate alone", what, q, w->n_prompt[q],
+                  w->max_new[q]);
+        CHECK_EQ_INT(c[q].n_final_events, 1);
+        CHECK_EQ_INT(c[q].n_events_after_final, 0);
+        CHECK(c[q].finish == WHET_FINISH_LENGTH);
+        equal += same;
+    }
+    char why[256] = "";
+    CHECK_MSG(whet_engine_check_blocks(e, why, sizeof why), "%s: %s", what, why);
+    st = whet_engine_get_stats(e);
+    CHECK_EQ_INT(st.kv_blocks_used, 0);
+    CHECK_EQ_INT(st.kv_blocks_free, st.kv_blocks_total);
+    CHECK_EQ_INT(st.running + st.waiting, 0);
+    CHECK_EQ_INT(st.requests_finished, (uint64_t)w->n);
+    printf("%-40s %2d/%2d equal to generate alone; steps %llu, max batch %d seqs, preemptions %llu, "
+           "prefix-cache hit tokens %llu\n", what, equal, w->n, (unsigned long long)st.steps, st.max_running_seen,
+           (unsigned long long)st.preemptions, (unsigned long long)st.prefix_cache_hit_tokens);
+    whet_engine_free(e);
+    return st;
+}
+
+static void test_batched_equals_alone(whet_model *m, const char *name) {
+    static workload w;
+    make_workload(&w, m, MAX_REQ, 0, 7);
+    reference_outputs(m, &w);
+    char what[96];
+    snprintf(what, sizeof what, "%s batched", name);
+    whet_engine_opts eo = {.max_num_seqs = 16, .max_num_batched_tokens = 64, .block_size = 4, .n_blocks = 400};
+    whet_engine_stats st = run_engine(m, &eo, &w, what);
+    CHECK(st.max_running_seen > 8);
+
+    /* a pool too small for all of them at once: preemption, same outputs */
+    snprintf(what, sizeof what, "%s small pool", name);
+    eo.n_blocks = 20;  /* 80 tokens; the longest request needs 29 + 39 */
+    st = run_engine(m, &eo, &w, what);
+    CHECK_MSG(st.preemptions > 0, "%s: expected preemptions", what);
+
+    /* a shared 48-token prefix: the later requests hit the prefix cache */
+    make_workload(&w, m, 12, 48, 11);
+    reference_outputs(m, &w);
+    snprintf(what, sizeof what, "%s shared prefix", name);
+    eo = (whet_engine_opts){.max_num_seqs = 4, .max_num_batched_tokens = 128, .block_size = 8, .n_blocks = 200};
+    st = run_engine(m, &eo, &w, what);
+    CHECK_MSG(st.prefix_cache_hit_tokens >= 8 * 48, "%s: %llu prefix-cache hit tokens", what,
+              (unsigned long long)st.prefix_cache_hit_tokens);
+
+    /* seeded sampling is per request and survives batching and preemption */
+    make_workload(&w, m, 10, 0, 13);
+    for (int q = 0; q < w.n; q++) {
+        w.sp[q].temperature = 1.0f;
+        w.sp[q].top_p = 0.9f;
+        w.sp[q].top_k = q % 3 == 0 ? 20 : 0;
+        w.sp[q].seed = 100 + (uint64_t)q;
+    }
+    reference_outputs(m, &w);
+    snprintf(what, sizeof what, "%s seeded sampling, small pool", name);
+    eo = (whet_engine_opts){.max_num_seqs = 8, .max_num_batched_tokens = 32, .block_size = 4, .n_blocks = 20};
+    run_engine(m, &eo, &w, what);
+}
+
+static void test_stops_cancel_logprobs(whet_model *m) {
+    whet_error err = {0};
+    whet_engine *e = NULL;
+    whet_engine_opts eo = {.max_num_seqs = 4, .max_num_batched_tokens = 64, .block_size = 4, .n_blocks = 64};
+    CHECK_OK(whet_engine_create(m, &eo, &e, &err), &err);
+    if (!e) return;
+    int32_t prompt[5] = {1, 40, 41, 42, 43}, ref[20];
+    int n_ref = 0;
+    whet_generate_opts go = {.max_new_tokens = 20, .sampling = whet_sampler_defaults()};
+    CHECK_OK(whet_generate(m, prompt, 5, &go, ref, &n_ref, NULL, &err), &err);
+
+    collector stop = {0}, cancel = {0}, cb = {0}, lp = {0};
+    int32_t stop_id = ref[4];
+    int first = 0;
+    while (ref[first] != stop_id) first++;
+    whet_request_params p = {.prompt = prompt, .n_prompt = 5, .sampling = whet_sampler_defaults(), .max_tokens = 20,
+                             .stop_ids = &stop_id, .n_stop_ids = 1, .logprobs = -1, .on_event = collect, .ctx = &stop};
+    CHECK_OK(whet_engine_submit(e, &p, NULL, &err), &err);
+    p.n_stop_ids = 0;
+    p.ctx = &cancel;
+    uint64_t cancel_id = 0;
+    CHECK_OK(whet_engine_submit(e, &p, &cancel_id, &err), &err);
+    cb.stop_after = 3;
+    p.ctx = &cb;
+    CHECK_OK(whet_engine_submit(e, &p, NULL, &err), &err);
+    p.ctx = &lp;
+    p.logprobs = 5;
+    CHECK_OK(whet_engine_submit(e, &p, NULL, &err), &err);
+    for (int i = 0; i < 3; i++) CHECK_OK(whet_engine_step(e, NULL, &err), &err);
+    whet_engine_cancel(e, cancel_id);
+    CHECK_OK(whet_engine_run_until_idle(e, &err), &err);
+
+    CHECK(stop.finish == WHET_FINISH_STOP && stop.n == first + 1 && stop.out[stop.n - 1] == stop_id);
+    CHECK(cancel.finish == WHET_FINISH_ABORT && cancel.n_final_events == 1 && cancel.n < 20);
+    CHECK(cb.n == 3 && cb.n_final_events == 0 && memcmp(cb.out, ref, 3 * sizeof(int32_t)) == 0);
+    CHECK(lp.n == 20 && memcmp(lp.out, ref, 20 * sizeof(int32_t)) == 0);
+    /* greedy: the chosen token is the top-1, logprobs descend, their mass is at most 1 */
+    CHECK(lp.n_top == 5 && lp.top_id[0] == ref[0]);
+    CHECK_NEAR(lp.logprob[0], lp.top_lp[0], 0, 0);
+    double mass = 0;
+    for (int k = 0; k < lp.n_top; k++) {
+        mass += exp(lp.top_lp[k]);
+        if (k) CHECK(lp.top_lp[k] <= lp.top_lp[k - 1]);
+    }
+    CHECK(mass <= 1.0 + 1e-6 && lp.logprob[0] <= 0);
+    char why[256] = "";
+    CHECK_MSG(whet_engine_check_blocks(e, why, sizeof why), "%s", why);
+    whet_engine_stats st = whet_engine_get_stats(e);
+    CHECK_EQ_INT(st.kv_blocks_used, 0);
+    CHECK_EQ_INT(st.requests_aborted, 1);
+
+    /* refusals name the problem */
+    int32_t bad[2] = {1, 1 << 20};
+    p.prompt = bad;
+    p.n_prompt = 2;
+    CHECK(whet_engine_submit(e, &p, NULL, &err) == WHET_ERR_INVALID_ARG && strstr(err.msg, "vocabulary"));
+    p.n_prompt = 0;
+    CHECK(whet_engine_submit(e, &p, NULL, &err) == WHET_ERR_INVALID_ARG && strstr(err.msg, "empty"));
+    static int32_t longp[300];  /* the pool of 64 x 4 slots caps max_model_len at 256 */
+    for (int i = 0; i < 300; i++) longp[i] = 1;
+    p.prompt = longp;
+    p.n_prompt = 300;
+    CHECK(whet_engine_submit(e, &p, NULL, &err) == WHET_ERR_INVALID_ARG && strstr(err.msg, "context length"));
+    p.prompt = prompt;
+    p.n_prompt = 5;
+    p.sampling.top_p = 2;
+    CHECK(whet_engine_submit(e, &p, NULL, &err) == WHET_ERR_INVALID_ARG && strstr(err.msg, "top_p"));
+    whet_engine_free(e);
+}
+
+/* The engine thread: requests from this thread, events on the engine's. */
+static void test_thread(whet_model *m) {
+    whet_error err = {0};
+    whet_engine *e = NULL;
+    CHECK_OK(whet_engine_create(m, NULL, &e, &err), &err);
+    if (!e) return;
+    CHECK_OK(whet_engine_start(e, &err), &err);
+    collector c[4] = {0};
+    int32_t prompt[3] = {1, 50, 60};
+    for (int q = 0; q < 4; q++) {
+        whet_request_params p = {.prompt = prompt, .n_prompt = 3, .sampling = whet_sampler_defaults(),
+                                 .max_tokens = 8 + q, .logprobs = -1, .on_event = collect, .ctx = &c[q]};
+        CHECK_OK(whet_engine_submit(e, &p, NULL, &err), &err);
+    }
+    for (int spin = 0; spin < 2000; spin++) {
+        whet_engine_stats st = whet_engine_get_stats(e);
+        if (st.requests_finished == 4) break;
+        struct timespec ts = {0, 5000000};
+        nanosleep(&ts, NULL);
+    }
+    whet_engine_stop(e);
+    for (int q = 0; q < 4; q++) CHECK(c[q].n == 8 + q && c[q].finish == WHET_FINISH_LENGTH);
+    CHECK(memcmp(c[0].out, c[3].out, 8 * sizeof(int32_t)) == 0);
+    whet_engine_free(e);
+}
+
+int main(void) {
+    whet_error err = {0};
+    const char *dirs[] = {WHET_SOURCE_DIR "/models/stories260K-hf", WHET_FIXTURES "/models/llama-tiny",
+                          WHET_FIXTURES "/models/qwen2-tiny"};
+    const char *names[] = {"stories260K", "llama-tiny", "qwen2-tiny"};
+    for (int i = 0; i < 3; i++) {
+        whet_model *m = NULL;
+        whet_model_load_opts lo = {.n_threads = 1};
+        CHECK_OK(whet_model_load(dirs[i], &lo, &m, &err), &err);
+        if (!m) continue;
+        test_batched_equals_alone(m, names[i]);
+        if (i == 0) {
+            test_stops_cancel_logprobs(m);
+            test_thread(m);
+        }
+        whet_model_free(m);
+    }
+    return TEST_SUMMARY();
+}
