@@ -39,4 +39,32 @@
  * summation order (BLAS or the 8-lane half-weight dot); measured max 1.8e-5. */
 #define TOL_OPS_F32 5e-5
 
+/* Block quantizers (tests/ops/test_quant.c). fp16 rounding of a block's d
+ * (and m) moves every dequantized value by at most |x|max * 2^-11. */
+#define TOL_QUANT_FP16_REL (1.0 / 2048)
+/* k-quants: worst element error in a sub-block, in quantization steps
+ * (range/nmax; amax/32 for Q6_K). Rounding alone is 0.5 step; a sub-scale
+ * that is small next to the super-block's largest one is coarse in 6 bits
+ * (int8 for Q6_K), and the codes then clamp at the top of the range.
+ * Measured worst on uniform/gaussian/outlier rows: Q4_K 1.53, Q5_K 4.70, Q6_K 3.78. */
+#define TOL_QUANT_STEPS_Q4_K 2.0
+#define TOL_QUANT_STEPS_Q5_K 5.5
+#define TOL_QUANT_STEPS_Q6_K 4.5
+/* Relative RMSE on gaussian rows (4096 values), per type; measured
+ * Q8_0 0.0054, Q4_0 0.0847, Q4_1 0.0788, Q5_0 0.0423, Q5_1 0.0377,
+ * Q4_K 0.0716, Q5_K 0.0365, Q6_K 0.0177; limits ~10% above. */
+#define TOL_QUANT_RMSE_Q8_0 0.006
+#define TOL_QUANT_RMSE_Q4_0 0.093
+#define TOL_QUANT_RMSE_Q4_1 0.087
+#define TOL_QUANT_RMSE_Q5_0 0.047
+#define TOL_QUANT_RMSE_Q5_1 0.042
+#define TOL_QUANT_RMSE_Q4_K 0.079
+#define TOL_QUANT_RMSE_Q5_K 0.040
+#define TOL_QUANT_RMSE_Q6_K 0.020
+/* Quantized dot vs the f32 dot: a sum of n independent element errors of
+ * size ~ rel_rmse * rms(w) * rms(x), so its standard deviation is
+ * rel_rmse * |w| * |x| / sqrt(n); allow 4 of them (measured worst 1.3, Q8_0;
+ * the f32 row's own summation rounding is covered by a 1e-6 absolute term). */
+#define TOL_QUANT_DOT_SIGMAS 4.0
+
 #endif

@@ -13,6 +13,7 @@ static const dtype_info infos[WHET_DT_COUNT] = {
     [WHET_DT_Q5_K] = {"Q5_K", 256, 176}, [WHET_DT_Q6_K] = {"Q6_K", 256, 210},
     /* NF4: 64 4-bit codes = 32 bytes; the absmax scales are stored separately */
     [WHET_DT_NF4] = {"NF4", 64, 32},
+    [WHET_DT_Q4_1] = {"Q4_1", 32, 20}, [WHET_DT_Q5_0] = {"Q5_0", 32, 22}, [WHET_DT_Q5_1] = {"Q5_1", 32, 24},
 };
 
 const char *whet_dtype_name(whet_dtype t) { return (unsigned)t < WHET_DT_COUNT ? infos[t].name : "?"; }

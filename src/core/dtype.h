@@ -24,6 +24,11 @@ typedef enum {
     WHET_DT_Q6_K,
     /* QLoRA: bitsandbytes NF4, block 64 */
     WHET_DT_NF4,
+    /* more llama.cpp block types (GGUF export: llama-quantize's fallbacks
+     * when a row is not a multiple of 256) */
+    WHET_DT_Q4_1,
+    WHET_DT_Q5_0,
+    WHET_DT_Q5_1,
     WHET_DT_COUNT
 } whet_dtype;
 
