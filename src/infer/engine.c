@@ -2,6 +2,7 @@
  * (submit / cancel / stats), the engine thread, and the per-request
  * bookkeeping. The step itself (scheduling, the batched forward, sampling)
  * is in scheduler.c. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,7 @@ void engine_seq_free(whet_engine *e, engine_seq *s) {
     whet_sampler_free(s->sampler);
     free(s->tokens);
     free(s->stop_ids);
+    free(s->counts);
     free(s);
 }
 
@@ -186,6 +188,9 @@ static whet_status validate_request(const whet_engine *e, const whet_request_par
     if (p->logprobs > WHET_MAX_TOP_LOGPROBS)
         return whet_errorf(err, WHET_ERR_INVALID_ARG, "logprobs %d: at most %d top logprobs", p->logprobs,
                            WHET_MAX_TOP_LOGPROBS);
+    if (!(fabsf(p->presence_penalty) <= 2) || !(fabsf(p->frequency_penalty) <= 2))
+        return whet_errorf(err, WHET_ERR_INVALID_ARG, "presence_penalty %g and frequency_penalty %g must be in [-2, 2]",
+                           p->presence_penalty, p->frequency_penalty);
     if (p->n_stop_ids < 0 || (p->n_stop_ids > 0 && !p->stop_ids))
         return whet_errorf(err, WHET_ERR_INVALID_ARG, "engine: %d stop ids without an array", p->n_stop_ids);
     return WHET_OK;
@@ -203,6 +208,10 @@ static whet_status seq_create(whet_engine *e, const whet_request_params *p, engi
     whet_status st = WHET_OK;
     if (!s->tokens || !s->stop_ids) st = whet_errorf(err, WHET_ERR_NOMEM, "engine: out of memory for %d tokens", s->cap);
     if (st == WHET_OK) st = whet_kv_seq_init(&s->kv, s->cap, e->o.block_size, err);
+    if (st == WHET_OK && (p->presence_penalty != 0 || p->frequency_penalty != 0)) {
+        s->counts = calloc((size_t)e->m->cfg.vocab_size, sizeof *s->counts);
+        if (!s->counts) st = whet_errorf(err, WHET_ERR_NOMEM, "engine: out of memory for penalty counts");
+    }
     if (st == WHET_OK) st = whet_sampler_create(&p->sampling, e->m->cfg.vocab_size, &s->sampler, err);
     if (st != WHET_OK) {
         engine_seq_free(NULL, s);

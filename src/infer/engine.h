@@ -68,6 +68,9 @@ typedef struct {
     const int32_t *stop_ids;    /* [n_stop_ids] ids that finish the request (eos); copied */
     int n_stop_ids;
     int logprobs;               /* < 0: none; 0..20: the chosen token's logprob and that many top ones */
+    /* OpenAI penalties over the tokens generated so far, applied to the
+     * logits before the sampler: l -= presence * (count > 0) + frequency * count */
+    float presence_penalty, frequency_penalty;  /* [-2, 2]; 0 = off */
     uint64_t cache_salt;        /* prefix-cache namespace (e.g. the LoRA adapter); 0 by default */
     whet_request_fn on_event;   /* required */
     void *ctx;

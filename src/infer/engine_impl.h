@@ -19,6 +19,7 @@ typedef struct engine_seq {
     int n_cached_prompt;        /* prompt tokens the prefix cache supplied at first admission */
     int32_t *stop_ids;          /* [n_stop_ids] */
     whet_sampler *sampler;
+    int32_t *counts;            /* [vocab] generated-token counts, only with presence/frequency penalties */
     whet_kv_seq kv;
     bool cancelled;             /* set under the engine lock */
     bool admitted_once;

@@ -183,9 +183,21 @@ static bool is_stop_id(const engine_seq *s, int32_t id) {
 static bool sample_and_report(whet_engine *e, engine_seq *s, float *row) {
     int V = e->m->cfg.vocab_size;
     if (s->p.logprobs >= 0) memcpy(e->raw_row, row, (size_t)V * sizeof *row);
+    if (s->counts)
+        for (int i = s->n_prompt; i < s->n_tokens; i++) {
+            int32_t t = s->tokens[i];
+            /* each distinct token once: presence once, frequency x its count */
+            if (s->counts[t] < 0) continue;
+            row[t] -= s->p.presence_penalty + s->p.frequency_penalty * (float)s->counts[t];
+            s->counts[t] = -s->counts[t];
+        }
+    if (s->counts)
+        for (int i = s->n_prompt; i < s->n_tokens; i++)
+            if (s->counts[s->tokens[i]] < 0) s->counts[s->tokens[i]] = -s->counts[s->tokens[i]];
     int32_t id = whet_sampler_sample(s->sampler, row, s->tokens, (size_t)s->n_tokens);
     s->tokens[s->n_tokens++] = id;
     s->n_generated++;
+    if (s->counts) s->counts[id]++;
     e->gen_tokens++;
     whet_token_event ev = {.request_id = s->id, .id = id, .index = s->n_generated - 1, .n_prompt = s->n_prompt,
                            .n_generated = s->n_generated, .n_cached_prompt = s->n_cached_prompt};
