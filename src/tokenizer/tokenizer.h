@@ -35,6 +35,10 @@ whet_status whet_tokens_push(whet_tokens *t, int32_t id, whet_error *err);
 whet_status whet_tokenizer_load_dir(const char *dir, whet_tokenizer **out, whet_error *err);
 /* Load from a tokenizer.json path alone (no tokenizer_config). */
 whet_status whet_tokenizer_load_json(const char *path, whet_tokenizer **out, whet_error *err);
+/* Load the vocabulary stored in a GGUF file (tokenizer.ggml.*: model gpt2 or
+ * llama, tokens, token_type, scores, merges, pre, bos/eos/pad ids, add_bos,
+ * chat_template), tokenizing as llama.cpp does for that vocabulary. */
+whet_status whet_tokenizer_load_gguf(const char *path, whet_tokenizer **out, whet_error *err);
 void whet_tokenizer_free(whet_tokenizer *t);
 
 /* Encode UTF-8 text, appending ids to `out`. add_special: the tokenizer's
