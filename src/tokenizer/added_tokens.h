@@ -16,6 +16,9 @@ typedef struct {
     bool single_word, lstrip, rstrip, normalized, special;
     char *pattern;        /* what is searched for: content, or content normalized when `normalized` */
     size_t pattern_len;
+    bool renamed;         /* normalizing changed the content: tokenizers then names the token by its
+                           * normalized form (decode emits that) and skip_special_tokens no longer
+                           * recognises it as special (as tokenizers 0.23 does) */
 } whet_added_token;
 
 /* One matching set: token indices bucketed by the pattern's first byte. */

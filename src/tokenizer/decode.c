@@ -264,7 +264,7 @@ whet_status whet_tokenizer_decode(const whet_tokenizer *t, const int32_t *ids, s
         const char *piece = NULL;
         size_t plen = 0;
         if (ai >= 0) {
-            if (skip_special && t->added.v[ai].special) continue;
+            if (skip_special && t->added.v[ai].special && !t->added.v[ai].renamed) continue;
             piece = t->added.v[ai].content, plen = t->added.v[ai].len;
         } else if (id < t->bpe.n_vocab && t->bpe.pieces[id]) {
             piece = t->bpe.pieces[id], plen = t->bpe.piece_lens[id];

@@ -205,9 +205,15 @@ static whet_status parse_added(whet_tokenizer *t, const cJSON *list, const char 
         else if (a->normalized && t->normalizer.n > 0 && md) {
             s = whet_normalize(&t->normalizer, a->content, a->len, md, &norm, err);
             if (s == WHET_OK) {
-                a->pattern = strdup(norm.data ? norm.data : "");
-                a->pattern_len = norm.len;
-                if (!a->pattern) s = whet_errorf(err, WHET_ERR_NOMEM, "%s: out of memory", file);
+                a->renamed = norm.len != a->len || memcmp(norm.data, a->content, a->len) != 0;
+                if (a->renamed) {
+                    free(a->content);
+                    a->content = strdup(norm.data ? norm.data : "");
+                    a->len = norm.len;
+                }
+                a->pattern = a->content;
+                a->pattern_len = a->len;
+                if (!a->content) s = whet_errorf(err, WHET_ERR_NOMEM, "%s: out of memory", file);
             }
         }
     }
