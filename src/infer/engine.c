@@ -233,11 +233,11 @@ whet_status whet_engine_submit(whet_engine *e, const whet_request_params *p, uin
     WHET_TRY(seq_create(e, p, &s, err));
     pthread_mutex_lock(&e->lock);
     s->id = e->next_id++;
+    if (id) *id = s->id;  /* before unlocking: the engine thread may finish and free s right away */
     engine_queue_push_tail(&e->inbox, s);
     e->stats.requests_submitted++;
     pthread_cond_signal(&e->wake);
     pthread_mutex_unlock(&e->lock);
-    if (id) *id = s->id;
     return WHET_OK;
 }
 

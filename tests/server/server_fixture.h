@@ -18,7 +18,9 @@ typedef struct {
     int port;
 } fixture;
 
-static inline int start(fixture *f, const char *dir, const char *name, const char *api_key, int max_model_len) {
+/* manual: the engine thread is not started; the test steps the engine itself. */
+static inline int start_engine(fixture *f, const char *dir, const char *name, const char *api_key, int max_model_len,
+                               bool manual) {
     whet_error err = {0};
     memset(f, 0, sizeof *f);
     whet_model_load_opts lo = {.n_threads = 1};
@@ -29,7 +31,7 @@ static inline int start(fixture *f, const char *dir, const char *name, const cha
                            .max_model_len = max_model_len};
     CHECK_OK(whet_engine_create(f->m, &eo, &f->eng, &err), &err);
     if (!f->eng) return -1;
-    CHECK_OK(whet_engine_start(f->eng, &err), &err);
+    if (!manual) CHECK_OK(whet_engine_start(f->eng, &err), &err);
     whet_server_opts so = {.host = "127.0.0.1", .port = 0, .served_model_name = name, .api_key = api_key,
                            .max_body_bytes = 1 << 16, .eos_ids = f->m->cfg.eos_token_ids, .n_eos = f->m->cfg.n_eos,
                            .defaults = whet_sampler_defaults()};
@@ -37,6 +39,10 @@ static inline int start(fixture *f, const char *dir, const char *name, const cha
     if (!f->srv) return -1;
     f->port = whet_server_port(f->srv);
     return 0;
+}
+
+static inline int start(fixture *f, const char *dir, const char *name, const char *api_key, int max_model_len) {
+    return start_engine(f, dir, name, api_key, max_model_len, false);
 }
 
 static inline void stop(fixture *f) {
