@@ -48,6 +48,8 @@ struct whet_tokenizer {
 
 /* tokenizer_load.c: parse tokenizer.json's model/added tokens/post-processor/decoder. */
 whet_status whet_tokenizer_parse_json(whet_tokenizer *t, const cJSON *root, const char *file, whet_error *err);
+/* tokenizer_vocab.c: a folder with vocab.json + merges.txt (+ tokenizer_config.json). */
+whet_status whet_tokenizer_load_vocab_merges(const char *dir, whet_tokenizer **out, whet_error *err);
 /* decode.c */
 whet_status whet_decoder_parse(const cJSON *j, const char *file, whet_decoder *out, whet_error *err);
 void whet_decoder_free(whet_decoder *d);

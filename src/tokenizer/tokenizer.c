@@ -137,14 +137,21 @@ static whet_status load_config(whet_tokenizer *t, const char *file, whet_error *
 whet_status whet_tokenizer_load_dir(const char *dir, whet_tokenizer **out, whet_error *err) {
     char path[4096];
     *out = NULL;
-    whet_path_join(path, sizeof path, dir, "tokenizer.json");
-    if (!whet_file_exists(path))
-        return whet_errorf(err, WHET_ERR_NOT_FOUND,
-                           "%s: no tokenizer.json in this folder (save the tokenizer with "
-                           "tokenizer.save_pretrained(dir) from transformers)",
-                           dir);
     whet_tokenizer *t;
-    WHET_TRY(whet_tokenizer_load_json(path, &t, err));
+    whet_path_join(path, sizeof path, dir, "tokenizer.json");
+    if (whet_file_exists(path)) {
+        WHET_TRY(whet_tokenizer_load_json(path, &t, err));
+    } else {
+        char merges[4096];
+        whet_path_join(path, sizeof path, dir, "vocab.json");
+        whet_path_join(merges, sizeof merges, dir, "merges.txt");
+        if (!whet_file_exists(path) || !whet_file_exists(merges))
+            return whet_errorf(err, WHET_ERR_NOT_FOUND,
+                               "%s: no tokenizer.json (nor vocab.json + merges.txt) in this folder; save the "
+                               "tokenizer there with tokenizer.save_pretrained(dir) from transformers",
+                               dir);
+        WHET_TRY(whet_tokenizer_load_vocab_merges(dir, &t, err));
+    }
     whet_status s = WHET_OK;
     whet_path_join(path, sizeof path, dir, "tokenizer_config.json");
     if (whet_file_exists(path)) s = load_config(t, path, err);

@@ -52,6 +52,24 @@ whet_status whet_tokenizer_encode_opts(const whet_tokenizer *t, const char *text
 whet_status whet_tokenizer_decode(const whet_tokenizer *t, const int32_t *ids, size_t n, bool skip_special,
                                   whet_strbuf *out, whet_error *err);
 
+/* Streaming detokenizer: feed generated ids one at a time; text is appended
+ * to `out` as soon as it is final: never a partial UTF-8 sequence and never
+ * text a later id could still change (a SentencePiece leading space, a
+ * byte-fallback run). Concatenating everything fed plus the flush equals
+ * whet_tokenizer_decode of all the ids. */
+typedef struct {
+    const whet_tokenizer *tok;
+    whet_tokens ids;
+    size_t prefix, read;   /* ids[prefix..read) is the context decoded last time */
+    bool skip_special;
+} whet_detok_stream;
+
+void whet_detok_init(whet_detok_stream *s, const whet_tokenizer *t, bool skip_special);
+whet_status whet_detok_feed(whet_detok_stream *s, int32_t id, whet_strbuf *out, whet_error *err);
+/* Append what is still held back (an incomplete tail becomes U+FFFD, as decode does). */
+whet_status whet_detok_flush(whet_detok_stream *s, whet_strbuf *out, whet_error *err);
+void whet_detok_free(whet_detok_stream *s);
+
 whet_tokenizer_kind whet_tokenizer_get_kind(const whet_tokenizer *t);
 int whet_tokenizer_vocab_size(const whet_tokenizer *t);      /* including added tokens */
 const char *whet_tokenizer_id_to_piece(const whet_tokenizer *t, int32_t id);  /* raw vocab string or NULL */
