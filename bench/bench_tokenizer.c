@@ -8,8 +8,7 @@
  * has the table.
  *
  *   bench_tokenizer [--tokenizer DIR]... [--data DIR] [--repeat 3] [--json out.json]
- * Default tokenizers: tests/fixtures/tokenizer/qwen2.5 and
- * $WHET_SHARED_DIR/models/tokenizers/llama3; default data: $WHET_SHARED_DIR/data. */
+ * Default tokenizers: $WHET_SHARED_DIR/models/tokenizers/qwen2.5 and llama3; default data: $WHET_SHARED_DIR/data. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,8 +109,9 @@ fail:
 
 int main(int argc, char **argv) {
     const char *shared = getenv("WHET_SHARED_DIR") ? getenv("WHET_SHARED_DIR") : "/work/shared";
-    char data[1024], llama3[1024];
+    char data[1024], llama3[1024], qwen25[1024];
     snprintf(data, sizeof data, "%s/data", shared);
+    snprintf(qwen25, sizeof qwen25, "%s/models/tokenizers/qwen2.5", shared);
     snprintf(llama3, sizeof llama3, "%s/models/tokenizers/llama3", shared);
     const char *dirs[16];
     int n_dirs = 0, repeat = 3;
@@ -127,7 +127,7 @@ int main(int argc, char **argv) {
         }
     }
     if (n_dirs == 0) {
-        dirs[n_dirs++] = WHET_SOURCE_DIR "/tests/fixtures/tokenizer/qwen2.5";
+        dirs[n_dirs++] = qwen25;
         dirs[n_dirs++] = llama3;
     }
     if (repeat < 1) repeat = 1;

@@ -26,7 +26,7 @@ for (let i = 0; i < args.length; i++) {
   else { console.error('usage: tokenizer_baseline.js [--tokenizer DIR]... [--data DIR] [--repeat N]'); process.exit(2); }
 }
 if (dirs.length === 0) {
-  dirs.push(path.resolve(__dirname, '../tests/fixtures/tokenizer/qwen2.5'));
+  dirs.push(path.join(shared, 'models/tokenizers/qwen2.5'));
   dirs.push(path.join(shared, 'models/tokenizers/llama3'));
 }
 

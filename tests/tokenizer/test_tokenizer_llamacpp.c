@@ -2,8 +2,8 @@
  * with .inp/.out, the ids HF transformers gives): the vocabulary is loaded
  * from the GGUF file and every .inp case must give the .out ids, with
  * add_special and parse_special off as llama.cpp's test-tokenizer-0 runs.
- * llama-spm's GGUF is in the fixtures (tests/fixtures/export); its .inp/.out
- * and the other vocabularies (up to 8 MB each) are read from
+ * llama-spm is in the fixtures (GGUF in tests/fixtures/export, .inp/.out in
+ * tests/fixtures/tokenizer/llamacpp); the other vocabularies (up to 8 MB each) are read from
  * $WHET_SHARED_DIR/testdata/tokenizer-llamacpp (default /work/shared) when present. */
 #include <stdlib.h>
 #include <string.h>
@@ -80,7 +80,10 @@ int main(void) {
         bool reconstructed = strcmp(names[i], "llama-bpe") == 0 || strcmp(names[i], "qwen2") == 0;
         snprintf(dir, sizeof dir, "%s/testdata/tokenizer-llamacpp%s", shared, reconstructed ? "/reconstructed" : "");
         snprintf(gguf, sizeof gguf, "%s/ggml-vocab-%s.gguf", dir, names[i]);
-        if (strcmp(names[i], "llama-spm") == 0) snprintf(gguf, sizeof gguf, "%s", WHET_FIXTURES "/export/ggml-vocab-llama-spm.gguf");
+        if (strcmp(names[i], "llama-spm") == 0) {
+            snprintf(gguf, sizeof gguf, "%s", WHET_FIXTURES "/export/ggml-vocab-llama-spm.gguf");
+            snprintf(dir, sizeof dir, "%s", WHET_FIXTURES "/tokenizer/llamacpp");
+        }
         snprintf(inp, sizeof inp, "%s/ggml-vocab-%s.gguf.inp", dir, names[i]);
         snprintf(out, sizeof out, "%s/ggml-vocab-%s.gguf.out", dir, names[i]);
         if (!whet_file_exists(gguf) || !whet_file_exists(inp) || !whet_file_exists(out)) {
