@@ -213,6 +213,11 @@ static enum MHD_Result dispatch(conn_state *cs, const char *url, const char *met
     int found = -1;
     for (size_t i = 0; i < sizeof routes / sizeof *routes; i++)
         if (strcmp(url, routes[i].path) == 0) found = (int)i;
+    if (found < 0 && strncmp(url, "/v1/models/", 11) == 0 && url[11]) {
+        if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+            return send_reply(cs, route_error(url, 405, "Use GET for /v1/models/{model}."), "GET");
+        return send_reply(cs, openai_model(s, url + 11), NULL);
+    }
     if (found < 0) {
         char msg[300];
         snprintf(msg, sizeof msg, "Invalid URL (%.16s %.200s)", method, url);

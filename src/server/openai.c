@@ -43,17 +43,31 @@ void api_call_free(api_call *c) {
     free(c);
 }
 
-api_reply openai_models(whet_server *s) {
-    cJSON *root = cJSON_CreateObject(), *data = cJSON_AddArrayToObject(root, "data"), *m = cJSON_CreateObject();
-    cJSON_AddStringToObject(root, "object", "list");
+static cJSON *model_object(whet_server *s) {
+    cJSON *m = cJSON_CreateObject();
     cJSON_AddStringToObject(m, "id", s->model_name);
     cJSON_AddStringToObject(m, "object", "model");
     cJSON_AddNumberToObject(m, "created", (double)s->started);
     cJSON_AddStringToObject(m, "owned_by", "whet");
     cJSON_AddStringToObject(m, "root", s->model_dir);
     cJSON_AddNumberToObject(m, "max_model_len", whet_engine_max_model_len(s->eng));
-    cJSON_AddItemToArray(data, m);
+    return m;
+}
+
+api_reply openai_models(whet_server *s) {
+    cJSON *root = cJSON_CreateObject(), *data = cJSON_AddArrayToObject(root, "data");
+    cJSON_AddStringToObject(root, "object", "list");
+    cJSON_AddItemToArray(data, model_object(s));
     return api_json(200, root);
+}
+
+api_reply openai_model(whet_server *s, const char *id) {
+    if (strcmp(id, s->model_name) != 0) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "The model `%.300s` does not exist. This server serves `%.100s`.", id, s->model_name);
+        return api_error(404, "invalid_request_error", "model", "model_not_found", msg);
+    }
+    return api_json(200, model_object(s));
 }
 
 /* ---- prompts ---- */

@@ -57,6 +57,7 @@ api_reply api_json(int status, cJSON *v);   /* takes v */
 /* Route handlers. Either *call is set (a generation to run: the caller
  * waits or streams) or the reply is final. */
 api_reply openai_models(whet_server *s);
+api_reply openai_model(whet_server *s, const char *id);  /* GET /v1/models/{id} */
 api_reply openai_chat(whet_server *s, const char *body, size_t len, api_call **call);
 api_reply openai_completions(whet_server *s, const char *body, size_t len, api_call **call);
 api_reply ollama_tags(whet_server *s);

@@ -19,6 +19,8 @@ const prompt = 'Once upon a time, there was a little';
 
 const models = await comp.models.list();
 check(models.data.length === 1 && models.data[0].id === modelC, 'models.list', models.data);
+const one = await comp.models.retrieve(modelC);
+check(one.id === modelC && one.object === 'model', 'models.retrieve', one);
 
 const c = await comp.completions.create({ model: modelC, prompt, max_tokens: 24, temperature: 0 });
 check(c.object === 'text_completion' && c.choices[0].text === wantC, 'completions.create text', c.choices[0].text);
