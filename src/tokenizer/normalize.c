@@ -35,6 +35,9 @@ static whet_status unicode_form(whet_norm_kind k, const whet_strbuf *in, whet_st
     return WHET_OK;
 }
 
+/* tokenizers' Lowercase maps each char with Rust's char::to_lowercase: the
+ * simple mappings plus U+0130 -> "i\u0307" (no context, so capital sigma is
+ * always small sigma). */
 static void lowercase(const whet_strbuf *in, whet_strbuf *out) {
     whet_sb_clear(out);
     for (size_t i = 0; i < in->len;) {
@@ -42,8 +45,12 @@ static void lowercase(const whet_strbuf *in, whet_strbuf *out) {
         int cl = whet_utf8_decode(in->data + i, in->len - i, &cp);
         if (cl <= 0) cl = 1, cp = (unsigned char)in->data[i];
         char enc[4];
-        uint32_t lo = (uint32_t)utf8proc_tolower((utf8proc_int32_t)cp);
-        whet_sb_append(out, enc, (size_t)whet_utf8_encode(lo, enc));
+        if (cp == 0x130) {
+            whet_sb_append(out, "i\xcc\x87", 3);
+        } else {
+            uint32_t lo = (uint32_t)utf8proc_tolower((utf8proc_int32_t)cp);
+            whet_sb_append(out, enc, (size_t)whet_utf8_encode(lo, enc));
+        }
         i += (size_t)cl;
     }
 }

@@ -1,7 +1,9 @@
 /* tokenizer.h: Hugging Face tokenizers, byte-exact: byte-level BPE (GPT-2 /
  * Qwen / Llama-3 / DeepSeek) and SentencePiece-style BPE with byte fallback
  * (Llama-2 / Mistral), loaded from tokenizer.json (+ tokenizer_config.json
- * for special tokens and the chat template) or from GGUF tokenizer metadata. */
+ * for special tokens and the chat template) or from GGUF tokenizer metadata.
+ * A loaded tokenizer is never modified: encode/decode may run on many threads
+ * at once (all scratch memory is per call). docs/tokenizer.md has the details. */
 #ifndef WHET_TOKENIZER_TOKENIZER_H
 #define WHET_TOKENIZER_TOKENIZER_H
 #include <stdbool.h>

@@ -5,7 +5,7 @@
  * Whitespace(Split), every Split behaviour and invert, NFKC/NFD/Lowercase/
  * Strip/regex Replace/Prepend, added tokens with lstrip/rstrip/single_word/
  * normalized, Bert/Roberta/Sequence post-processors, no decoder. Each is
- * compared with the npm `tokenizers` package (HF's Rust core) on 111 texts:
+ * compared with the npm `tokenizers` package (HF's Rust core) on 113 texts:
  * ids, ids with special tokens, decode, decode skipping special tokens. */
 #include <stdlib.h>
 #include <string.h>
