@@ -6,7 +6,9 @@
  *      sequence is preempted (blocks released, recomputed later from prompt
  *      + generated tokens) until the chunk fits;
  *   3. waiting sequences are admitted while there are seats, budget and
- *      blocks, first reusing cached full blocks of their prefix;
+ *      blocks, first reusing cached full blocks of their prefix (one whose
+ *      first block a running sequence is computing right now waits a step
+ *      and then reuses it);
  *   4. one whet_model_forward over all scheduled tokens; each sequence whose
  *      chunk reached its last known token samples its next token;
  *   5. finished sequences free their blocks; new full blocks are registered
@@ -96,14 +98,46 @@ static int schedule_running(whet_engine *e, int budget, int *n_sched) {
     return budget;
 }
 
+/* A running sequence still computing its prompt starts with the same full
+ * block as s: s waits a step and then takes those blocks from the prefix
+ * cache instead of computing them a second time (n > 1 samples, a shared
+ * system prompt arriving in a burst). */
+static bool shares_pending_prefix(const whet_engine *e, const engine_seq *s) {
+    int bs = e->o.block_size;
+    if (e->o.no_prefix_caching || s->n_computed >= bs || s->n_tokens <= bs) return false;
+    for (int i = 0; i < e->n_running; i++) {
+        const engine_seq *r = e->running[i];
+        if (r->kv.salt == s->kv.salt && r->n_computed < r->n_prompt && r->n_prompt > bs &&
+            memcmp(r->tokens, s->tokens, (size_t)bs * sizeof *s->tokens) == 0)
+            return true;
+    }
+    return false;
+}
+
+static void unlink_waiting(whet_engine *e, engine_seq *prev, engine_seq *s) {
+    if (prev) prev->next = s->next; else e->waiting.head = s->next;
+    if (e->waiting.tail == s) e->waiting.tail = prev;
+    s->next = NULL;
+    e->waiting.n--;
+}
+
+/* Admit waiting sequences in order while there are seats, budget and blocks. */
 static void schedule_waiting(whet_engine *e, int budget, int *n_sched) {
     bool prefix = !e->o.no_prefix_caching;
-    while (e->waiting.head && e->n_running < e->o.max_num_seqs && budget > 0) {
-        engine_seq *s = e->waiting.head;
+    engine_seq *prev = NULL, *s = e->waiting.head;
+    while (s && e->n_running < e->o.max_num_seqs && budget > 0) {
+        engine_seq *next = s->next;
         if (prefix && s->n_computed == 0 && s->kv.n_blocks == 0) {
             /* keep the last token uncached: its logits are needed */
             int max_blocks = (s->n_tokens - 1) / e->o.block_size;
             s->n_computed = whet_kv_seq_match_prefix(&e->blocks, &s->kv, s->tokens, s->n_tokens, max_blocks);
+        }
+        if (shares_pending_prefix(e, s)) {
+            whet_kv_seq_release(&e->blocks, &s->kv);
+            s->n_computed = 0;
+            prev = s;
+            s = next;
+            continue;
         }
         int chunk = s->n_tokens - s->n_computed;
         if (chunk > budget) chunk = budget;
@@ -112,7 +146,7 @@ static void schedule_waiting(whet_engine *e, int budget, int *n_sched) {
             s->n_computed = 0;
             break;
         }
-        engine_queue_pop(&e->waiting);
+        unlink_waiting(e, prev, s);
         if (!s->admitted_once) {
             s->admitted_once = true;
             s->n_cached_prompt = s->n_computed;
@@ -123,6 +157,7 @@ static void schedule_waiting(whet_engine *e, int budget, int *n_sched) {
         e->b_sched[*n_sched] = s;
         e->b_chunk[(*n_sched)++] = chunk;
         budget -= chunk;
+        s = next;
     }
 }
 

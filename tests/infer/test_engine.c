@@ -1,8 +1,9 @@
 /* test_engine.c: the continuously batched engine against single-sequence
  * whet_generate (itself checked against transformers' greedy output in
- * test_generate.c): many concurrent prompts of different lengths, with
- * chunked prefill, with a KV pool too small for all of them (preemption),
- * with a shared prefix (prefix-cache hits), seeded sampling, stop ids,
+ * test_generate.c): 64 concurrent prompts of different lengths in one
+ * batch, with chunked prefill, with a KV pool too small for all of them
+ * (preemption), a burst sharing a system prompt (computed once, prefix-cache
+ * hits for all the others), seeded sampling, stop ids,
  * cancellation, callback stops and logprobs; after every scenario the block
  * accounting is consistent and every block is back in the pool. */
 #include <math.h>
@@ -14,7 +15,7 @@
 #include "infer/generate.h"
 #include "test.h"
 
-#define MAX_REQ 24
+#define MAX_REQ 64
 #define MAX_NEW 40
 
 typedef struct {
@@ -128,9 +129,20 @@ static void test_batched_equals_alone(whet_model *m, const char *name) {
     make_workload(&w, m, MAX_REQ, 0, 7);
     reference_outputs(m, &w);
     char what[96];
-    snprintf(what, sizeof what, "%s batched", name);
-    whet_engine_opts eo = {.max_num_seqs = 16, .max_num_batched_tokens = 64, .block_size = 4, .n_blocks = 400};
+    snprintf(what, sizeof what, "%s 64 at once", name);
+    whet_engine_opts eo = {.max_num_seqs = 64, .max_num_batched_tokens = 4096, .block_size = 4, .n_blocks = 2000};
     whet_engine_stats st = run_engine(m, &eo, &w, what);
+    CHECK(st.max_running_seen == 64);
+    /* the same 64 with a pool too small for all of them at once: preemption, same outputs */
+    snprintf(what, sizeof what, "%s 64, small pool", name);
+    eo = (whet_engine_opts){.max_num_seqs = 64, .max_num_batched_tokens = 256, .block_size = 4, .n_blocks = 24};
+    st = run_engine(m, &eo, &w, what);
+    CHECK_MSG(st.preemptions > 0, "%s: expected preemptions", what);
+    make_workload(&w, m, 24, 0, 7);
+    reference_outputs(m, &w);
+    snprintf(what, sizeof what, "%s chunked prefill", name);
+    eo = (whet_engine_opts){.max_num_seqs = 16, .max_num_batched_tokens = 64, .block_size = 4, .n_blocks = 400};
+    st = run_engine(m, &eo, &w, what);
     CHECK(st.max_running_seen > 8);
 
     /* a pool too small for all of them at once: preemption, same outputs */
@@ -139,14 +151,19 @@ static void test_batched_equals_alone(whet_model *m, const char *name) {
     st = run_engine(m, &eo, &w, what);
     CHECK_MSG(st.preemptions > 0, "%s: expected preemptions", what);
 
-    /* a shared 48-token prefix: the later requests hit the prefix cache */
-    make_workload(&w, m, 12, 48, 11);
+    /* a shared 48-token prefix (a system prompt), all 32 arriving at once:
+     * one computes it, the 31 others take its 6 blocks from the prefix cache */
+    make_workload(&w, m, 32, 48, 11);
     reference_outputs(m, &w);
-    snprintf(what, sizeof what, "%s shared prefix", name);
-    eo = (whet_engine_opts){.max_num_seqs = 4, .max_num_batched_tokens = 128, .block_size = 8, .n_blocks = 200};
+    snprintf(what, sizeof what, "%s shared prefix, burst", name);
+    eo = (whet_engine_opts){.max_num_seqs = 32, .max_num_batched_tokens = 2048, .block_size = 8, .n_blocks = 400};
     st = run_engine(m, &eo, &w, what);
-    CHECK_MSG(st.prefix_cache_hit_tokens >= 8 * 48, "%s: %llu prefix-cache hit tokens", what,
+    CHECK_MSG(st.prefix_cache_hit_tokens == 31 * 48, "%s: %llu prefix-cache hit tokens", what,
               (unsigned long long)st.prefix_cache_hit_tokens);
+    eo.no_prefix_caching = true;
+    snprintf(what, sizeof what, "%s shared prefix, no caching", name);
+    st = run_engine(m, &eo, &w, what);
+    CHECK_EQ_INT(st.prefix_cache_hit_tokens, 0);
 
     /* seeded sampling is per request and survives batching and preemption */
     make_workload(&w, m, 10, 0, 13);
