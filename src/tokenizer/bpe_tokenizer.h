@@ -44,6 +44,7 @@ struct whet_tokenizer {
     int32_t bos_id, eos_id, pad_id;
     bool add_bos, add_eos;
     char *chat_template;
+    float *scores;                /* SentencePiece-style only, length vocab_size (see whet_tokenizer_score) */
 };
 
 /* tokenizer_load.c: parse tokenizer.json's model/added tokens/post-processor/decoder. */

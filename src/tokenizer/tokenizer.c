@@ -41,6 +41,7 @@ void whet_tokenizer_free(whet_tokenizer *t) {
     free(t->eos_token);
     free(t->pad_token);
     free(t->chat_template);
+    free(t->scores);
     free(t);
 }
 
@@ -317,12 +318,11 @@ bool whet_tokenizer_is_special(const whet_tokenizer *t, int32_t id) {
     return id >= 0 && id < t->vocab_size && t->added_of_id[id] >= 0 && t->added.v[t->added_of_id[id]].special;
 }
 
-/* SentencePiece-style vocabularies are ordered by merge priority (HF's
- * converter emits merges in vocab order), so -id orders pieces as
- * SentencePiece's scores do; byte-level BPE has no scores. */
+/* SentencePiece-style: the GGUF's scores, or ones derived from the merge
+ * ranks (tokenizer_load.c spm_scores); byte-level BPE has none. */
 float whet_tokenizer_score(const whet_tokenizer *t, int32_t id) {
-    if (t->kind != WHET_TOK_BPE_SPM || whet_tokenizer_token_type(t, id) != WHET_TOKEN_NORMAL) return 0.0f;
-    return -(float)id;
+    if (!t->scores || id < 0 || id >= t->vocab_size) return 0.0f;
+    return t->scores[id];
 }
 
 size_t whet_tokenizer_n_merges(const whet_tokenizer *t) { return t->bpe.n_merges; }

@@ -326,6 +326,11 @@ static whet_status special_from_gguf(whet_tokenizer *t, const gguf_vocab *v, whe
     if (t->bos_id >= 0 && !(t->bos_token = strdup(v->text[t->bos_id]))) goto oom;
     if (t->eos_id >= 0 && !(t->eos_token = strdup(v->text[t->eos_id]))) goto oom;
     if (t->pad_id >= 0 && !(t->pad_token = strdup(v->text[t->pad_id]))) goto oom;
+    if (v->scores) {
+        if (!t->scores) t->scores = malloc(((size_t)t->vocab_size + 1) * sizeof *t->scores);
+        if (!t->scores) goto oom;
+        for (int32_t i = 0; i < t->vocab_size; i++) t->scores[i] = (uint64_t)i < v->n ? whet_gguf_arr_f32(v->scores, (uint64_t)i) : 0.0f;
+    }
     const whet_gguf_kv *ct = whet_gguf_find_kv(v->g, "tokenizer.chat_template");
     if (ct && ct->type == WHET_GGUF_STRING && !(t->chat_template = strndup(ct->str, ct->str_len))) goto oom;
     return WHET_OK;

@@ -317,6 +317,22 @@ static void detect_pre_name(whet_tokenizer *t, const cJSON *pre) {
         snprintf(t->pre_name, sizeof t->pre_name, "deepseek-v3");
 }
 
+/* SentencePiece scores for GGUF export (llama.cpp's SPM merges the pair whose
+ * result scores highest): -(best merge rank producing the piece), so score
+ * order is merge order; pieces no merge produces (single characters, bytes,
+ * specials) score below every merged piece. Exact for the order of Llama-2's
+ * tokenizer.model scores. */
+static whet_status spm_scores(whet_tokenizer *t, const char *file, whet_error *err) {
+    t->scores = malloc(((size_t)t->vocab_size + 1) * sizeof *t->scores);
+    if (!t->scores) return whet_errorf(err, WHET_ERR_NOMEM, "%s: out of memory", file);
+    float floor = -(float)t->bpe.n_merges - 1.0f;
+    for (int32_t i = 0; i < t->vocab_size; i++) t->scores[i] = floor - (float)i;
+    const whet_pairmap *m = &t->bpe.merges;
+    for (size_t k = 0; k < m->cap; k++)
+        if (m->keys[k] != UINT64_MAX && -(float)m->ranks[k] > t->scores[m->merged[k]]) t->scores[m->merged[k]] = -(float)m->ranks[k];
+    return WHET_OK;
+}
+
 whet_status whet_tokenizer_parse_json(whet_tokenizer *t, const cJSON *root, const char *file, whet_error *err) {
     if (!cJSON_IsObject(root)) return whet_errorf(err, WHET_ERR_FORMAT, "%s: expected a JSON object", file);
     WHET_TRY(whet_normalizer_parse(cJSON_GetObjectItemCaseSensitive(root, "normalizer"), file, &t->normalizer, err));
@@ -340,6 +356,7 @@ whet_status whet_tokenizer_parse_json(whet_tokenizer *t, const cJSON *root, cons
     if (!t->added_of_id) return whet_errorf(err, WHET_ERR_NOMEM, "%s: out of memory", file);
     for (int32_t i = 0; i < t->vocab_size; i++) t->added_of_id[i] = -1;
     for (size_t i = 0; i < t->added.n; i++) t->added_of_id[t->added.v[i].id] = (int32_t)i;
+    if (t->kind == WHET_TOK_BPE_SPM) WHET_TRY(spm_scores(t, file, err));
     for (size_t i = 0; i < t->n_post_prefix + t->n_post_suffix; i++) {
         int32_t id = i < t->n_post_prefix ? t->post_prefix[i] : t->post_suffix[i - t->n_post_prefix];
         if (id < 0 || id >= t->vocab_size)

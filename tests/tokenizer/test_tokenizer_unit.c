@@ -63,6 +63,7 @@ static void test_config_qwen(void) {
 static void test_config(void) {
     whet_tokenizer *q = load(QWEN_TINY), *l = load(LLAMA2), *s = load(WHET_SOURCE_DIR "/models/stories260K-hf");
     whet_tokenizer *l3 = load(WHET_FIXTURES "/models/llama3-tiny");
+    whet_error err = {0};
     if (!q || !l || !s || !l3) goto done;
     /* qwen2-tiny tokenizer_config.json: eos "<|im_end|>", pad "<|endoftext|>", no bos */
     CHECK_STR_EQ(whet_tokenizer_eos_token(q), "<|im_end|>");
@@ -82,7 +83,24 @@ static void test_config(void) {
     CHECK_EQ_INT(whet_tokenizer_token_type(l, 0), WHET_TOKEN_CONTROL);  /* <unk> is an added special token */
     CHECK_EQ_INT(whet_tokenizer_token_type(l, 3), WHET_TOKEN_BYTE);     /* <0x00> */
     CHECK_STR_EQ(whet_tokenizer_id_to_piece(l, 3), "<0x00>");
-    CHECK(whet_tokenizer_score(l, 300) > whet_tokenizer_score(l, 301));
+    /* scores: the order of Llama-2's tokenizer.model scores, as the GGUF of the same vocabulary stores them */
+    whet_tokenizer *g = NULL;
+    CHECK_OK(whet_tokenizer_load_gguf(WHET_FIXTURES "/export/ggml-vocab-llama-spm.gguf", &g, &err), &err);
+    if (g) {
+        int inverted = 0, merged = 0;
+        for (int32_t a = 3; a < 32000; a++) {
+            if (whet_tokenizer_score(l, a) < -(float)whet_tokenizer_n_merges(l)) continue; /* no merge makes it */
+            merged++;
+            for (int32_t b = a + 1; b < a + 40 && b < 32000; b++)
+                if (whet_tokenizer_score(l, b) >= -(float)whet_tokenizer_n_merges(l) &&
+                    whet_tokenizer_score(g, a) != whet_tokenizer_score(g, b) && /* tokenizer.model ties (the -1e9 "▁▁▁" runs) */
+                    (whet_tokenizer_score(l, a) > whet_tokenizer_score(l, b)) != (whet_tokenizer_score(g, a) > whet_tokenizer_score(g, b)))
+                    inverted++;
+        }
+        CHECK_MSG(inverted == 0 && merged > 29000, "%d of %d merged pieces order differently from tokenizer.model's scores", inverted, merged);
+        CHECK_EQ_INT(whet_tokenizer_score(g, 260), -1); /* "▁t" in the GGUF */
+        whet_tokenizer_free(g);
+    }
     /* stories260K (the demo model): AddedToken objects in tokenizer_config.json */
     CHECK_EQ_INT(whet_tokenizer_vocab_size(s), 512);
     CHECK_EQ_INT(whet_tokenizer_bos_id(s), 1);
@@ -91,7 +109,6 @@ static void test_config(void) {
     /* llama3-tiny: chat_template.jinja wins over tokenizer_config.json */
     char *jinja = NULL;
     size_t jlen;
-    whet_error err = {0};
     CHECK_OK(whet_read_file(WHET_FIXTURES "/models/llama3-tiny/chat_template.jinja", &jinja, &jlen, &err), &err);
     CHECK(jinja && whet_tokenizer_chat_template(l3) && strcmp(jinja, whet_tokenizer_chat_template(l3)) == 0);
     free(jinja);
