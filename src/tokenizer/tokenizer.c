@@ -303,10 +303,10 @@ int32_t whet_tokenizer_piece_to_id(const whet_tokenizer *t, const char *piece) {
 
 whet_token_type whet_tokenizer_token_type(const whet_tokenizer *t, int32_t id) {
     if (id < 0 || id >= t->vocab_size) return WHET_TOKEN_UNUSED;
+    if (id == t->bpe.unk_id) return WHET_TOKEN_UNKNOWN;  /* before "added": Llama-2's <unk> is both */
     int32_t ai = t->added_of_id[id];
     if (ai >= 0) return t->added.v[ai].special ? WHET_TOKEN_CONTROL : WHET_TOKEN_USER_DEFINED;
     if (id >= t->bpe.n_vocab || !t->bpe.pieces[id]) return WHET_TOKEN_UNUSED;
-    if (id == t->bpe.unk_id) return WHET_TOKEN_UNKNOWN;
     if (t->bpe.byte_fallback) {
         const char *p = t->bpe.pieces[id];
         if (t->bpe.piece_lens[id] == 6 && strncmp(p, "<0x", 3) == 0 && p[5] == '>') return WHET_TOKEN_BYTE;

@@ -80,7 +80,8 @@ static void test_config(void) {
     CHECK(whet_tokenizer_add_bos(l) && !whet_tokenizer_add_eos(l));
     CHECK(whet_tokenizer_chat_template(l) == NULL);
     CHECK_STR_EQ(whet_tokenizer_pre_name(l), "default");
-    CHECK_EQ_INT(whet_tokenizer_token_type(l, 0), WHET_TOKEN_CONTROL);  /* <unk> is an added special token */
+    CHECK_EQ_INT(whet_tokenizer_token_type(l, 0), WHET_TOKEN_UNKNOWN);  /* <unk>: also an added special token */
+    CHECK_EQ_INT(whet_tokenizer_token_type(l, 1), WHET_TOKEN_CONTROL);  /* <s> */
     CHECK_EQ_INT(whet_tokenizer_token_type(l, 3), WHET_TOKEN_BYTE);     /* <0x00> */
     CHECK_STR_EQ(whet_tokenizer_id_to_piece(l, 3), "<0x00>");
     /* scores: the order of Llama-2's tokenizer.model scores, as the GGUF of the same vocabulary stores them */
@@ -99,6 +100,9 @@ static void test_config(void) {
         }
         CHECK_MSG(inverted == 0 && merged > 29000, "%d of %d merged pieces order differently from tokenizer.model's scores", inverted, merged);
         CHECK_EQ_INT(whet_tokenizer_score(g, 260), -1); /* "▁t" in the GGUF */
+        int type_diff = 0;
+        for (int32_t id = 0; id < 32000; id++) type_diff += whet_tokenizer_token_type(l, id) != whet_tokenizer_token_type(g, id);
+        CHECK_MSG(type_diff == 0, "%d token types differ from llama.cpp's GGUF of the same vocabulary", type_diff);
         whet_tokenizer_free(g);
     }
     /* stories260K (the demo model): AddedToken objects in tokenizer_config.json */
