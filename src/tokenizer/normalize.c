@@ -79,15 +79,19 @@ static void strip(const whet_norm_step *st, const whet_strbuf *in, whet_strbuf *
     whet_sb_append(out, in->data + a, b - a);
 }
 
-static void replace(const whet_norm_step *st, const whet_strbuf *in, pcre2_match_data *md, whet_strbuf *out) {
+static whet_status replace(const whet_norm_step *st, const whet_strbuf *in, pcre2_match_data *md, whet_strbuf *out,
+                           whet_error *err) {
     whet_sb_clear(out);
     size_t prev = 0, a, b;
-    while (whet_regex_next(&st->re, md, in->data, in->len, prev, &a, &b)) {
+    int found;
+    while ((found = whet_regex_next(&st->re, md, in->data, in->len, prev, &a, &b, err)) == 1) {
         whet_sb_append(out, in->data + prev, a - prev);
         whet_sb_puts(out, st->text);
         prev = b;
     }
+    if (found < 0) return (whet_status)found;
     whet_sb_append(out, in->data + prev, in->len - prev);
+    return WHET_OK;
 }
 
 whet_status whet_normalize(const whet_normalizer *n, const char *s, size_t len, pcre2_match_data *md,
@@ -109,7 +113,7 @@ whet_status whet_normalize(const whet_normalizer *n, const char *s, size_t len, 
             if (out->len > 0) whet_sb_puts(&tmp, step->text);
             whet_sb_append(&tmp, out->data, out->len);
             break;
-        case WHET_NORM_REPLACE: replace(step, out, md, &tmp); break;
+        case WHET_NORM_REPLACE: st = replace(step, out, md, &tmp, err); break;
         case WHET_NORM_STRIP: strip(step, out, &tmp); break;
         }
         whet_strbuf t = *out;

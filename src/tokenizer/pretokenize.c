@@ -37,23 +37,30 @@ void whet_regex_free(whet_regex *re) {
     re->code = NULL;
 }
 
-bool whet_regex_next(const whet_regex *re, pcre2_match_data *md, const char *s, size_t len, size_t start,
-                     size_t *mstart, size_t *mend) {
+int whet_regex_next(const whet_regex *re, pcre2_match_data *md, const char *s, size_t len, size_t start,
+                    size_t *mstart, size_t *mend, whet_error *err) {
+    if (!s || len == 0) return 0; /* only empty matches possible, and they are dropped */
     while (start <= len) {
         int rc = pcre2_match(re->code, (PCRE2_SPTR)s, len, start, PCRE2_NO_UTF_CHECK, md, NULL);
-        if (rc < 0) return false;
+        if (rc == PCRE2_ERROR_NOMATCH) return 0;
+        if (rc < 0) {
+            PCRE2_UCHAR msg[256];
+            pcre2_get_error_message(rc, msg, sizeof msg);
+            return whet_errorf(err, WHET_ERR_INTERNAL, "tokenizer: regex matching failed at byte %zu of a %zu-byte piece: %s",
+                               start, len, (const char *)msg);
+        }
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
         if (ov[1] > ov[0]) {
             *mstart = ov[0];
             *mend = ov[1];
-            return true;
+            return 1;
         }
         /* an empty match is dropped by every behaviour; step over one character */
         uint32_t cp;
         int cl = ov[0] < len ? whet_utf8_decode(s + ov[0], len - ov[0], &cp) : 1;
         start = ov[0] + (size_t)(cl > 0 ? cl : 1);
     }
-    return false;
+    return 0;
 }
 
 void whet_pieces_init(whet_pieces *p) {
@@ -133,11 +140,13 @@ static whet_status find_spans(const whet_pre_step *st, const char *s, size_t len
     size_t prev = 0;
     if (st->kind == WHET_PRE_SPLIT || st->kind == WHET_PRE_BYTELEVEL || st->kind == WHET_PRE_WHITESPACE) {
         size_t a, b;
-        while (whet_regex_next(&st->re, md, s, len, prev, &a, &b)) {
+        int found;
+        while ((found = whet_regex_next(&st->re, md, s, len, prev, &a, &b, err)) == 1) {
             WHET_TRY(spans_push(out, prev, a, false, err));
             WHET_TRY(spans_push(out, a, b, true, err));
             prev = b;
         }
+        if (found < 0) return (whet_status)found;
     } else {
         size_t rlen = strlen(st->replacement);
         for (size_t i = 0; i < len;) {

@@ -19,9 +19,10 @@ typedef struct {
 
 whet_status whet_regex_compile(whet_regex *re, const char *pattern, bool literal, const char *where, whet_error *err);
 void whet_regex_free(whet_regex *re);
-/* Find the next match at or after `start`; returns false when none. */
-bool whet_regex_next(const whet_regex *re, pcre2_match_data *md, const char *s, size_t len, size_t start,
-                     size_t *mstart, size_t *mend);
+/* Find the next non-empty match at or after `start`: 1 found, 0 none, or an
+ * error status when PCRE2 gives up (match/heap/JIT-stack limit). */
+int whet_regex_next(const whet_regex *re, pcre2_match_data *md, const char *s, size_t len, size_t start,
+                    size_t *mstart, size_t *mend, whet_error *err);
 
 /* Pieces of text being pre-tokenized: ranges into `buf`. `at_origin` marks a
  * piece that begins at offset 0 of the original input (Metaspace "first"). */
