@@ -4,7 +4,8 @@
  * Metaspace, GPT-2 ByteLevel with prefix space, Digits, Punctuation,
  * Whitespace(Split), every Split behaviour and invert, NFKC/NFD/Lowercase/
  * Strip/regex Replace/Prepend, added tokens with lstrip/rstrip/single_word/
- * normalized, Bert/Roberta/Sequence post-processors, no decoder. Each is
+ * normalized, Bert/Roberta/Sequence post-processors, no decoder, and the
+ * DeepSeek-LLM and DeepSeek-V3 split sequences. Each is
  * compared with the npm `tokenizers` package (HF's Rust core) on 113 texts:
  * ids, ids with special tokens, decode, decode skipping special tokens. */
 #include <stdlib.h>
