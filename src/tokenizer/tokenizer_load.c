@@ -313,8 +313,10 @@ static void detect_pre_name(whet_tokenizer *t, const cJSON *pre) {
     static const char LLAMA3_HEAD[] = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}";
     if (strncmp(r, LLAMA3_HEAD, sizeof LLAMA3_HEAD - 1) == 0)
         snprintf(t->pre_name, sizeof t->pre_name, "%s", r[sizeof LLAMA3_HEAD - 1] == '{' ? "llama-bpe" : "qwen2");
-    else if (strstr(r, "\\p{N}{1,3}") && cJSON_IsArray(list) && cJSON_GetArraySize(list) >= 4)
+    else if (strcmp(r, "\\p{N}{1,3}") == 0 && cJSON_IsArray(list) && cJSON_GetArraySize(list) >= 4)
         snprintf(t->pre_name, sizeof t->pre_name, "deepseek-v3");
+    else if (strcmp(r, "[\r\n]") == 0 && cJSON_IsArray(list))  /* 6 splits + ByteLevel vs 5 + ByteLevel */
+        snprintf(t->pre_name, sizeof t->pre_name, "%s", cJSON_GetArraySize(list) >= 7 ? "deepseek-llm" : "deepseek-coder");
 }
 
 /* SentencePiece scores for GGUF export (llama.cpp's SPM merges the pair whose

@@ -72,6 +72,17 @@ static void test_config(void) {
     CHECK_EQ_INT(whet_tokenizer_bos_id(q), -1);
     CHECK(!whet_tokenizer_add_bos(q));
     CHECK_STR_EQ(whet_tokenizer_pre_name(q), "qwen2");
+    CHECK_STR_EQ(whet_tokenizer_pre_name(l3), "llama-bpe");
+    static const char *pre_names[][2] = {{"deepseek-llm", "deepseek-llm"}, {"deepseek-v3", "deepseek-v3"}, {"gpt2-bytelevel", "gpt-2"},
+                                         {"metaspace-first", "default"}};
+    for (int i = 0; i < 4; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/tokenizer/variants/%s.json", WHET_FIXTURES, pre_names[i][0]);
+        whet_tokenizer *v = NULL;
+        CHECK_OK(whet_tokenizer_load_json(path, &v, &err), &err);
+        if (v) CHECK_STR_EQ(whet_tokenizer_pre_name(v), pre_names[i][1]);
+        whet_tokenizer_free(v);
+    }
     /* llama2 tokenizer_config.json: bos <s> (1), eos </s> (2), add_bos_token true, no chat_template */
     CHECK_EQ_INT(whet_tokenizer_get_kind(l), WHET_TOK_BPE_SPM);
     CHECK_EQ_INT(whet_tokenizer_bos_id(l), 1);
