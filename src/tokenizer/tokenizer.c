@@ -61,6 +61,16 @@ whet_status whet_tokenizer_load_json(const char *path, whet_tokenizer **out, whe
     whet_status s = t ? whet_tokenizer_parse_json(t, root, path, err)
                       : whet_errorf(err, WHET_ERR_NOMEM, "%s: out of memory", path);
     cJSON_Delete(root);
+    /* without tokenizer_config.json: a single special token the post-processor
+     * puts first is the BOS (Llama-2, Llama-3.2 style tokenizer.json) */
+    if (s == WHET_OK && t->n_post_prefix == 1) {
+        t->bos_id = t->post_prefix[0];
+        t->add_bos = true;
+        /* the model's own string first: a normalized added token is renamed ("▁<s>") */
+        const char *piece = t->bos_id < t->bpe.n_vocab && t->bpe.pieces[t->bos_id] ? t->bpe.pieces[t->bos_id]
+                                                                                  : whet_tokenizer_id_to_piece(t, t->bos_id);
+        if (piece && !(t->bos_token = strdup(piece))) s = whet_errorf(err, WHET_ERR_NOMEM, "%s: out of memory", path);
+    }
     if (s != WHET_OK) {
         whet_tokenizer_free(t);
         return s;
@@ -79,6 +89,7 @@ static whet_status config_token(const whet_tokenizer *t, const cJSON *cfg, const
     if (cJSON_IsObject(v)) v = cJSON_GetObjectItemCaseSensitive(v, "content");
     if (!cJSON_IsString(v))
         return whet_errorf(err, WHET_ERR_FORMAT, "%s: %s: expected a string, {\"content\": ...} or null", file, key);
+    free(*text);
     *text = strdup(v->valuestring);
     if (!*text) return whet_errorf(err, WHET_ERR_NOMEM, "%s: out of memory", file);
     *id = whet_tokenizer_piece_to_id(t, v->valuestring);

@@ -129,6 +129,17 @@ static void test_config(void) {
     free(jinja);
     CHECK_EQ_INT(whet_tokenizer_bos_id(l3), whet_tokenizer_piece_to_id(l3, "<|begin_of_text|>"));
     CHECK(whet_tokenizer_add_bos(l3));  /* from the TemplateProcessing post-processor */
+    /* tokenizer.json alone: BOS from the post-processor, no EOS */
+    whet_tokenizer *j = NULL;
+    CHECK_OK(whet_tokenizer_load_json(LLAMA2 "/tokenizer.json", &j, &err), &err);
+    if (j) {
+        CHECK_EQ_INT(whet_tokenizer_bos_id(j), 1);
+        CHECK_STR_EQ(whet_tokenizer_bos_token(j), "<s>");
+        CHECK(whet_tokenizer_add_bos(j) && !whet_tokenizer_add_eos(j));
+        CHECK_EQ_INT(whet_tokenizer_eos_id(j), -1);
+        CHECK(whet_tokenizer_chat_template(j) == NULL);
+    }
+    whet_tokenizer_free(j);
 done:
     whet_tokenizer_free(q);
     whet_tokenizer_free(l);
