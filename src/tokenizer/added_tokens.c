@@ -22,30 +22,36 @@ void whet_added_vocab_free(whet_added_vocab *av) {
     memset(av, 0, sizeof *av);
 }
 
-static const whet_added_vocab *sort_ctx;
+/* Sort key of one pattern: first byte, then longest first, then declaration order. */
+typedef struct {
+    int first;
+    size_t len;
+    int32_t idx;
+} pattern_key;
 
 static int by_first_byte_then_longest(const void *a, const void *b) {
-    const whet_added_token *x = &sort_ctx->v[*(const int32_t *)a], *y = &sort_ctx->v[*(const int32_t *)b];
-    int fx = (unsigned char)x->pattern[0], fy = (unsigned char)y->pattern[0];
-    if (fx != fy) return fx - fy;
-    if (x->pattern_len != y->pattern_len) return x->pattern_len > y->pattern_len ? -1 : 1;
-    return *(const int32_t *)a - *(const int32_t *)b;  /* stable: first declared wins on equal patterns */
+    const pattern_key *x = a, *y = b;
+    if (x->first != y->first) return x->first - y->first;
+    if (x->len != y->len) return x->len > y->len ? -1 : 1;
+    return x->idx - y->idx;  /* stable: first declared wins on equal patterns */
 }
 
 static whet_status build_set(whet_added_vocab *av, bool normalized, whet_added_set *set, whet_error *err) {
     size_t n = 0;
     set->idx = malloc((av->n + 1) * sizeof *set->idx);
-    if (!set->idx) return whet_errorf(err, WHET_ERR_NOMEM, "tokenizer: out of memory");
+    pattern_key *keys = malloc((av->n + 1) * sizeof *keys);
+    if (!set->idx || !keys) return free(keys), whet_errorf(err, WHET_ERR_NOMEM, "tokenizer: out of memory");
     for (size_t i = 0; i < av->n; i++)
-        if (av->v[i].normalized == normalized && av->v[i].pattern_len > 0) set->idx[n++] = (int32_t)i;
-    sort_ctx = av;
-    qsort(set->idx, n, sizeof *set->idx, by_first_byte_then_longest);
+        if (av->v[i].normalized == normalized && av->v[i].pattern_len > 0)
+            keys[n++] = (pattern_key){(unsigned char)av->v[i].pattern[0], av->v[i].pattern_len, (int32_t)i};
+    qsort(keys, n, sizeof *keys, by_first_byte_then_longest);
     size_t k = 0;
     for (int b = 0; b < 256; b++) {
         set->start[b] = (uint32_t)k;
-        while (k < n && (unsigned char)av->v[set->idx[k]].pattern[0] == b) k++;
+        while (k < n && keys[k].first == b) set->idx[k] = keys[k].idx, k++;
     }
     set->start[256] = (uint32_t)n;
+    free(keys);
     return WHET_OK;
 }
 

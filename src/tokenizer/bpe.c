@@ -349,21 +349,22 @@ whet_status whet_bpe_encode_word(const whet_bpe *m, const char *word, size_t len
 
 static bool printable_byte(int b) { return (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF); }
 
+/* The 68 bytes outside those ranges map, in byte order, to U+0100.. U+0143:
+ * 0x00-0x20 (33), 0x7F-0xA0 (34), 0xAD (1). */
 uint32_t whet_byte_to_unicode(uint8_t b) {
     if (printable_byte(b)) return b;
-    uint32_t n = 0;
-    for (int i = 0; i < b; i++)
-        if (!printable_byte(i)) n++;
-    return 256 + n;
+    if (b <= 0x20) return 256u + b;
+    if (b >= 0x7F && b <= 0xA0) return 256u + 33u + (uint32_t)(b - 0x7F);
+    return 256u + 67u; /* 0xAD */
 }
 
 int whet_unicode_to_byte(uint32_t cp) {
     if (cp < 256) return printable_byte((int)cp) ? (int)cp : -1;
-    if (cp >= 256 + 68) return -1;  /* 68 = bytes outside the printable ranges */
-    uint32_t n = 0;
-    for (int i = 0; i < 256; i++)
-        if (!printable_byte(i) && n++ == cp - 256) return i;
-    return -1;
+    if (cp >= 256 + 68) return -1;
+    uint32_t n = cp - 256;
+    if (n < 33) return (int)n;
+    if (n < 67) return (int)(0x7F + n - 33);
+    return 0xAD;
 }
 
 int whet_utf8_decode(const char *str, size_t len, uint32_t *cp) {

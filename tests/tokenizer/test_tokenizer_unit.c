@@ -12,6 +12,7 @@
 #include "core/file.h"
 #include "core/json.h"
 #include "test.h"
+#include "tokenizer/bpe.h"
 #include "tokenizer/tokenizer.h"
 
 #define QWEN_TINY WHET_FIXTURES "/models/qwen2-tiny"
@@ -371,7 +372,29 @@ done:
     rmdir(dir);
 }
 
+/* GPT-2's bytes_to_unicode built as in its encoder.py: printable bytes map to
+ * themselves, the other 68 to U+0100.. in byte order. */
+static void test_byte_alphabet(void) {
+    int bs[256], cs[256], nb = 0, n = 0;
+    for (int b = 0; b < 256; b++)
+        if ((b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF)) bs[nb] = cs[nb] = b, nb++;
+    for (int b = 0; b < 256; b++) {
+        bool listed = false;
+        for (int k = 0; k < nb && !listed; k++) listed = bs[k] == b;
+        if (!listed) bs[nb] = b, cs[nb] = 256 + n++, nb++;
+    }
+    int bad = 0;
+    for (int k = 0; k < 256; k++)
+        bad += whet_byte_to_unicode((uint8_t)bs[k]) != (uint32_t)cs[k] || whet_unicode_to_byte((uint32_t)cs[k]) != bs[k];
+    for (uint32_t cp = 0; cp < 1024; cp++) {
+        int b = whet_unicode_to_byte(cp);
+        bad += b >= 0 && whet_byte_to_unicode((uint8_t)b) != cp;
+    }
+    CHECK_EQ_INT(bad, 0);
+}
+
 int main(void) {
+    test_byte_alphabet();
     test_config_qwen();
     test_config();
     test_parse_special();
