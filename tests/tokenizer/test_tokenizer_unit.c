@@ -5,6 +5,7 @@
  * detokenizer (its pieces must concatenate to decode() and each be valid
  * UTF-8), O(n log n) merging on one long SentencePiece word, and the
  * vocab.json + merges.txt layout against the HF goldens. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -393,8 +394,65 @@ static void test_byte_alphabet(void) {
     CHECK_EQ_INT(bad, 0);
 }
 
+/* One tokenizer, four threads encoding the same texts at once: every result
+ * equals the single-threaded one (the loaded tokenizer is read-only). */
+typedef struct {
+    const whet_tokenizer *t;
+    const char *const *texts;
+    int n;
+    size_t *sums;   /* per text: sum of (i+1)*id */
+    int failures;
+} thread_job;
+
+static size_t id_sum(const whet_tokens *ids) {
+    size_t s = 0;
+    for (size_t i = 0; i < ids->n; i++) s += (i + 1) * (size_t)ids->ids[i];
+    return s;
+}
+
+static void *encode_all(void *arg) {
+    thread_job *j = arg;
+    for (int rep = 0; rep < 20; rep++)
+        for (int i = 0; i < j->n; i++) {
+            whet_tokens ids = {0};
+            whet_error err = {0};
+            if (whet_tokenizer_encode(j->t, j->texts[i], strlen(j->texts[i]), true, &ids, &err) != WHET_OK ||
+                id_sum(&ids) != j->sums[i])
+                j->failures++;
+            whet_tokens_free(&ids);
+        }
+    return NULL;
+}
+
+static void test_threads(void) {
+    whet_tokenizer *t = load(LLAMA2);
+    if (!t) return;
+    static const char *texts[] = {"Hello world, 你好世界！", "<s>[INST] hi [/INST]", "  spaces  and\ttabs\n", "emoji 😀👍🏽 ok",
+                                  "def f(x):\n    return x**2\n", "ǅ ß é Ⅻ ½"};
+    size_t sums[6];
+    for (int i = 0; i < 6; i++) {
+        whet_tokens ids = {0};
+        whet_error err = {0};
+        CHECK_OK(whet_tokenizer_encode(t, texts[i], strlen(texts[i]), true, &ids, &err), &err);
+        sums[i] = id_sum(&ids);
+        whet_tokens_free(&ids);
+    }
+    thread_job jobs[4];
+    pthread_t th[4];
+    for (int k = 0; k < 4; k++) {
+        jobs[k] = (thread_job){t, texts, 6, sums, 0};
+        CHECK(pthread_create(&th[k], NULL, encode_all, &jobs[k]) == 0);
+    }
+    for (int k = 0; k < 4; k++) {
+        pthread_join(th[k], NULL);
+        CHECK_EQ_INT(jobs[k].failures, 0);
+    }
+    whet_tokenizer_free(t);
+}
+
 int main(void) {
     test_byte_alphabet();
+    test_threads();
     test_config_qwen();
     test_config();
     test_parse_special();
