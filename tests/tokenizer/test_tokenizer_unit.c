@@ -97,27 +97,6 @@ static void test_config(void) {
     CHECK_EQ_INT(whet_tokenizer_token_type(l, 1), WHET_TOKEN_CONTROL);  /* <s> */
     CHECK_EQ_INT(whet_tokenizer_token_type(l, 3), WHET_TOKEN_BYTE);     /* <0x00> */
     CHECK_STR_EQ(whet_tokenizer_id_to_piece(l, 3), "<0x00>");
-    /* scores: the order of Llama-2's tokenizer.model scores, as the GGUF of the same vocabulary stores them */
-    whet_tokenizer *g = NULL;
-    CHECK_OK(whet_tokenizer_load_gguf(WHET_FIXTURES "/export/ggml-vocab-llama-spm.gguf", &g, &err), &err);
-    if (g) {
-        int inverted = 0, merged = 0;
-        for (int32_t a = 3; a < 32000; a++) {
-            if (whet_tokenizer_score(l, a) < -(float)whet_tokenizer_n_merges(l)) continue; /* no merge makes it */
-            merged++;
-            for (int32_t b = a + 1; b < a + 40 && b < 32000; b++)
-                if (whet_tokenizer_score(l, b) >= -(float)whet_tokenizer_n_merges(l) &&
-                    whet_tokenizer_score(g, a) != whet_tokenizer_score(g, b) && /* tokenizer.model ties (the -1e9 "▁▁▁" runs) */
-                    (whet_tokenizer_score(l, a) > whet_tokenizer_score(l, b)) != (whet_tokenizer_score(g, a) > whet_tokenizer_score(g, b)))
-                    inverted++;
-        }
-        CHECK_MSG(inverted == 0 && merged > 29000, "%d of %d merged pieces order differently from tokenizer.model's scores", inverted, merged);
-        CHECK_EQ_INT(whet_tokenizer_score(g, 260), -1); /* "▁t" in the GGUF */
-        int type_diff = 0;
-        for (int32_t id = 0; id < 32000; id++) type_diff += whet_tokenizer_token_type(l, id) != whet_tokenizer_token_type(g, id);
-        CHECK_MSG(type_diff == 0, "%d token types differ from llama.cpp's GGUF of the same vocabulary", type_diff);
-        whet_tokenizer_free(g);
-    }
     /* stories260K (the demo model): AddedToken objects in tokenizer_config.json */
     CHECK_EQ_INT(whet_tokenizer_vocab_size(s), 512);
     CHECK_EQ_INT(whet_tokenizer_bos_id(s), 1);
@@ -147,6 +126,36 @@ done:
     whet_tokenizer_free(l);
     whet_tokenizer_free(s);
     whet_tokenizer_free(l3);
+}
+
+/* Llama-2 from tokenizer.json vs llama.cpp's GGUF of the same vocabulary: the
+ * token types agree for every id, and the derived scores order the pieces as
+ * tokenizer.model's scores do. */
+static void test_spm_vocab_vs_gguf(void) {
+    whet_tokenizer *l = load(LLAMA2);
+    whet_error err = {0};
+    if (!l) return;
+    whet_tokenizer *g = NULL;
+    CHECK_OK(whet_tokenizer_load_gguf(WHET_FIXTURES "/export/ggml-vocab-llama-spm.gguf", &g, &err), &err);
+    if (g) {
+        int inverted = 0, merged = 0;
+        for (int32_t a = 3; a < 32000; a++) {
+            if (whet_tokenizer_score(l, a) < -(float)whet_tokenizer_n_merges(l)) continue; /* no merge makes it */
+            merged++;
+            for (int32_t b = a + 1; b < a + 40 && b < 32000; b++)
+                if (whet_tokenizer_score(l, b) >= -(float)whet_tokenizer_n_merges(l) &&
+                    whet_tokenizer_score(g, a) != whet_tokenizer_score(g, b) && /* tokenizer.model ties (the -1e9 "▁▁▁" runs) */
+                    (whet_tokenizer_score(l, a) > whet_tokenizer_score(l, b)) != (whet_tokenizer_score(g, a) > whet_tokenizer_score(g, b)))
+                    inverted++;
+        }
+        CHECK_MSG(inverted == 0 && merged > 29000, "%d of %d merged pieces order differently from tokenizer.model's scores", inverted, merged);
+        CHECK_EQ_INT(whet_tokenizer_score(g, 260), -1); /* "▁t" in the GGUF */
+        int type_diff = 0;
+        for (int32_t id = 0; id < 32000; id++) type_diff += whet_tokenizer_token_type(l, id) != whet_tokenizer_token_type(g, id);
+        CHECK_MSG(type_diff == 0, "%d token types differ from llama.cpp's GGUF of the same vocabulary", type_diff);
+        whet_tokenizer_free(g);
+    }
+    whet_tokenizer_free(l);
 }
 
 static void test_parse_special(void) {
@@ -455,6 +464,7 @@ int main(void) {
     test_threads();
     test_config_qwen();
     test_config();
+    test_spm_vocab_vs_gguf();
     test_parse_special();
     test_errors();
     test_stream();
