@@ -23,4 +23,10 @@ void whet_jinja_free(whet_jinja *t);
 whet_status whet_chat_template_apply(const char *template_src, const cJSON *messages, const cJSON *tools,
                                      const char *bos_token, const char *eos_token, bool add_generation_prompt,
                                      whet_strbuf *out, whet_error *err);
+/* The same with extra template keyword arguments (a JSON object or NULL), as
+ * apply_chat_template(..., **kwargs) passes them: date_string, enable_thinking,
+ * pad_token, ... They override the standard names. */
+whet_status whet_chat_template_apply_ext(const char *template_src, const cJSON *messages, const cJSON *tools,
+                                         const char *bos_token, const char *eos_token, bool add_generation_prompt,
+                                         const cJSON *extra, whet_strbuf *out, whet_error *err);
 #endif

@@ -1,8 +1,8 @@
 /* jinja_impl.h: internals of the Jinja subset interpreter shared by
  * jinja_lex.c (source -> tokens), jinja_parse.c (tokens -> AST),
  * jinja_value.c (values, Python-like str/repr/json), jinja_eval.c
- * (statements and expressions) and jinja_builtins.c (filters, tests,
- * methods, globals). Not part of the public API (see jinja.h). */
+ * (statements and expressions), jinja_filters.c (filters, tests) and
+ * jinja_methods.c (methods, globals); jinja_render.c is the public API. Not part of the public API (see jinja.h). */
 #ifndef WHET_TOKENIZER_JINJA_IMPL_H
 #define WHET_TOKENIZER_JINJA_IMPL_H
 #include <stdbool.h>
@@ -67,7 +67,7 @@ struct jv {
     } u;
 };
 
-struct jlist { jv *items; size_t n, cap; };
+struct jlist { jv *items; size_t n, cap; bool tuple; /* repr as (a, b) */ };
 struct jdict { jv *keys; jv *vals; size_t n, cap; };
 
 jv jv_undef(jstr name);
@@ -95,7 +95,8 @@ bool jv_from_cjson(jarena *a, const cJSON *j, jv *out);
 void jv_to_str(jv v, whet_strbuf *out);
 /* repr(v) like Python. */
 void jv_repr(jv v, whet_strbuf *out);
-/* json.dumps(v, ensure_ascii=False, indent=..., separators=..., sort_keys=...) as transformers' tojson. */
+/* json.dumps(v, ensure_ascii=False, indent=..., separators=..., sort_keys=...) as transformers' tojson;
+ * indent < 0 is indent=None (one line). */
 typedef struct { int indent; const char *item_sep, *key_sep; bool sort_keys; } jjson_opts;
 bool jv_to_json(jv v, const jjson_opts *o, whet_strbuf *out);   /* false: not serialisable */
 void jfloat_repr(double f, whet_strbuf *out);
@@ -123,7 +124,7 @@ typedef struct { jstr *v; size_t n, cap; } jname_list;
 struct jnode {
     jnode_kind kind;
     int line, col;
-    jstr op;            /* BINOP/COMPARE operator spelling ("+", "//", "==", "in", "not in") */
+    jstr op;            /* BINOP/COMPARE operator spelling ("+", "//", "==", "in", "not in"); LIST: "(" for a tuple */
     bool negate;        /* TEST: `is not` */
     jstr name;          /* NAME, ATTR, FILTER, TEST, SET attr target, MACRO, FOR */
     jv lit;             /* LITERAL, TEXT */
@@ -165,7 +166,8 @@ jscope *jscope_new(jarena *a, jscope *parent);
 bool jscope_set(jarena *a, jscope *sc, jstr name, jv v);
 bool jscope_lookup(const jscope *sc, jstr name, jv *out);
 
-/* Builtins (jinja_builtins.c). Each returns WHET_ERR_NOT_FOUND when the name is unknown. */
+/* Filters and tests (jinja_filters.c), methods and globals (jinja_methods.c); an unknown name is a
+ * WHET_ERR_UNSUPPORTED error naming it and its line:col. */
 typedef struct {
     const jv *args; size_t n;
     const jstr *kw_names; const jv *kw_vals; size_t n_kw;
@@ -180,4 +182,12 @@ whet_status jinja_getattr(jrender *r, const jnode *at, jv obj, jstr name, jv *ou
 whet_status jinja_getitem(jrender *r, const jnode *at, jv obj, jv key, jv *out);
 /* Iterate: list items, dict keys, string characters; undefined/none as empty for undefined only. */
 whet_status jinja_iter_list(jrender *r, const jnode *at, jv v, jlist **out);
+/* Argument `pos` (positional) or keyword `name`; false when absent. */
+bool jarg(const jargs *a, size_t pos, const char *name, jv *out);
+/* String helpers (jinja_methods.c), Python's Unicode rules. */
+uint32_t jutf8_next(jstr s, size_t *i);
+bool jis_space(uint32_t cp);                                  /* str.isspace() */
+jv jstr_case(jarena *a, jstr s, int mode);   /* 0 lower, 1 upper, 2 str.title, 3 capitalize, 4 Jinja title */
+jv jstr_strip(jstr s, const jv *chars, int which);            /* 1 left, 2 right, 3 both; chars NULL: whitespace */
+jv jstr_replace(jarena *a, jstr s, jstr old, jstr new_, int64_t count);   /* count < 0: all */
 #endif

@@ -274,12 +274,14 @@ static whet_status parse_primary(parser *P, jnode **out) {
         if (is_op(cur(P), ")")) {
             n = mk(P, JN_LIST, t);
             if (!n) return oom(P);
+            n->op = (jstr){"(", 1};
             next(P);
         } else {
             WHET_TRY(parse_expr(P, true, &n));
             if (is_op(cur(P), ",")) {
                 jnode *tup = mk(P, JN_LIST, t);
                 if (!tup || !list_push(P->a, &tup->args, n)) return oom(P);
+                tup->op = (jstr){"(", 1};
                 while (is_op(cur(P), ",")) {
                     next(P);
                     if (is_op(cur(P), ")")) break;
@@ -569,6 +571,7 @@ static whet_status parse_set(parser *P, const jtoken *kw, jnode **out) {
         if (is_op(cur(P), ",")) { /* set a, b = x, y */
             jnode *tup = mk(P, JN_LIST, cur(P));
             if (!tup || !list_push(P->a, &tup->args, n->a)) return oom(P);
+            tup->op = (jstr){"(", 1};
             while (is_op(cur(P), ",")) {
                 next(P);
                 jnode *e;
