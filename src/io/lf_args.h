@@ -8,6 +8,7 @@
 #ifndef WHET_IO_LF_ARGS_H
 #define WHET_IO_LF_ARGS_H
 #include <stdbool.h>
+#include <stddef.h>
 #include <cjson/cJSON.h>
 #include "core/status.h"
 
@@ -35,4 +36,25 @@ const cJSON *whet_lf_args_json(const whet_lf_args *a);
  * into a NULL-terminated array of owned strings; free with whet_lf_args_list_free. */
 char **whet_lf_args_list(const whet_lf_args *a, const char *key);
 void whet_lf_args_list_free(char **list);
+
+/* The registry (src/io/lf_args_registry.c): every LLaMA-Factory key whet
+ * knows. Added for `--help` generation and docs/config.md. `def` is the
+ * default as text (NULL = None: unset strings read NULL, unset ints -1,
+ * unset floats NAN). `choices` lists LLaMA-Factory's valid values ("a|b"),
+ * `supported_values` the subset whet implements (NULL = all). A key with
+ * supported == false is accepted only at its default value. */
+typedef enum { WHET_LF_STR, WHET_LF_INT, WHET_LF_FLOAT, WHET_LF_BOOL, WHET_LF_LIST } whet_lf_type;
+typedef struct {
+    const char *name;
+    const char *group;            /* model|data|finetuning|training|generating|export|eval */
+    whet_lf_type type;
+    const char *def;
+    bool supported;
+    const char *choices;
+    const char *supported_values;
+    const char *help;
+} whet_lf_key;
+const whet_lf_key *whet_lf_args_registry(size_t *n);
+const whet_lf_key *whet_lf_args_find_key(const char *name);
+const char *whet_lf_type_name(whet_lf_type t);
 #endif
