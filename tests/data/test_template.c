@@ -1,0 +1,163 @@
+/* test_template.c: LLaMA-Factory templates render exactly the strings of
+ * shared/reference/llamafactory.md §4.2 (system "SYS", turns Q1/A1/Q2/A2,
+ * " | " at the prompt/response boundaries that become the label mask), the
+ * ids decode back to that text, and the inference prompt / stop ids. */
+#include <stdlib.h>
+#include "data/template.h"
+#include "test.h"
+
+#define MODELS WHET_FIXTURES "/models/"
+
+static const whet_message CONV[4] = {
+    {WHET_ROLE_USER, "Q1"}, {WHET_ROLE_ASSISTANT, "A1"}, {WHET_ROLE_USER, "Q2"}, {WHET_ROLE_ASSISTANT, "A2"}};
+
+/* Render with " | " between the pieces, replacing the tokenizer's bos/eos text by <BOS>/<EOS>. */
+static char *render(const whet_chat_format *f, const whet_turn *t, size_t n) {
+    whet_strbuf sb;
+    whet_sb_init(&sb);
+    for (size_t i = 0; i < n; i++) {
+        if (i) whet_sb_puts(&sb, " | ");
+        whet_sb_puts(&sb, t[i].prompt_text.data ? t[i].prompt_text.data : "");
+        whet_sb_puts(&sb, " | ");
+        whet_sb_puts(&sb, t[i].response_text.data ? t[i].response_text.data : "");
+    }
+    char *s = whet_sb_take(&sb);
+    const char *bos = whet_tokenizer_bos_token(f->tok), *eos = f->eos_text;
+    whet_strbuf out;
+    whet_sb_init(&out);
+    for (const char *p = s; *p;) {
+        if (*bos && strncmp(p, bos, strlen(bos)) == 0 && !f->tmpl->replace_eos) { whet_sb_puts(&out, "<BOS>"); p += strlen(bos); }
+        else if (*eos && strncmp(p, eos, strlen(eos)) == 0 && !f->tmpl->replace_eos) { whet_sb_puts(&out, "<EOS>"); p += strlen(eos); }
+        else whet_sb_putc(&out, *p++);
+    }
+    free(s);
+    return whet_sb_take(&out);
+}
+
+static void check_template(const char *model, const char *name, const char *want) {
+    whet_error err = {0};
+    whet_tokenizer *tok = NULL;
+    CHECK_OK(whet_tokenizer_load_dir(model, &tok, &err), &err);
+    if (!tok) return;
+    const whet_template *t;
+    CHECK_OK(whet_template_lookup(name, &t, &err), &err);
+    whet_chat_format f;
+    CHECK_OK(whet_chat_format_init(&f, t, tok, &err), &err);
+    whet_turn *turns = NULL;
+    size_t n = 0;
+    CHECK_OK(whet_template_encode_multiturn(&f, CONV, 4, "SYS", NULL, true, &turns, &n, &err), &err);
+    if (turns) {
+        char *got = render(&f, turns, n);
+        CHECK_MSG(strcmp(got, want) == 0, "template %s:\n got  %s\n want %s", name, got, want);
+        free(got);
+        /* byte-level BPE: the ids are the text (SentencePiece adds a "▁" per piece, as in LLaMA-Factory) */
+        for (size_t i = 0; i < n && whet_tokenizer_get_kind(tok) == WHET_TOK_BPE_BYTELEVEL; i++) {
+            whet_strbuf d;
+            whet_sb_init(&d);
+            CHECK_OK(whet_tokenizer_decode(tok, turns[i].prompt.ids, turns[i].prompt.n, false, &d, &err), &err);
+            CHECK_MSG(d.data && strcmp(d.data, turns[i].prompt_text.data) == 0, "%s turn %zu prompt decode '%s'", name,
+                      i, d.data ? d.data : "");
+            whet_sb_free(&d);
+        }
+    }
+    whet_turns_free(turns, n);
+    whet_tokenizer_free(tok);
+}
+
+static void test_rendered_strings(void) {
+    const char *L2 = MODELS "llama-tiny", *L3 = MODELS "llama3-tiny", *QW = MODELS "qwen2-tiny";
+    check_template(L2, "default",
+                   "System: SYS<EOS>\nHuman: Q1<EOS>\nAssistant: | A1<EOS>\n | Human: Q2<EOS>\nAssistant: | A2<EOS>\n");
+    check_template(L2, "empty", "SYSQ1 | A1 | Q2 | A2");
+    check_template(L2, "alpaca",
+                   "SYS### Instruction:\nQ1\n\n### Response:\n | A1<EOS>\n\n | ### Instruction:\nQ2\n\n### Response:\n | A2<EOS>\n\n");
+    check_template(L2, "vicuna", "SYSUSER: Q1 ASSISTANT: | A1<EOS> | USER: Q2 ASSISTANT: | A2<EOS>");
+    check_template(QW, "chatml",
+                   "<|im_start|>system\nSYS<|im_end|>\n<|im_start|>user\nQ1<|im_end|>\n<|im_start|>assistant\n | "
+                   "A1<|im_end|>\n | <|im_start|>user\nQ2<|im_end|>\n<|im_start|>assistant\n | A2<|im_end|>\n");
+    check_template(QW, "qwen",
+                   "<|im_start|>system\nSYS<|im_end|>\n<|im_start|>user\nQ1<|im_end|>\n<|im_start|>assistant\n | "
+                   "A1<|im_end|>\n | <|im_start|>user\nQ2<|im_end|>\n<|im_start|>assistant\n | A2<|im_end|>\n");
+    check_template(QW, "qwen3_nothink",
+                   "<|im_start|>system\nSYS<|im_end|>\n<|im_start|>user\nQ1<|im_end|>\n<|im_start|>assistant\n | "
+                   "A1<|im_end|>\n | <|im_start|>user\nQ2<|im_end|>\n<|im_start|>assistant\n | A2<|im_end|>\n");
+    /* qwen3 (ReasoningTemplate, enable_thinking true): the empty thought is part of each response */
+    check_template(QW, "qwen3",
+                   "<|im_start|>system\nSYS<|im_end|>\n<|im_start|>user\nQ1<|im_end|>\n<|im_start|>assistant\n | "
+                   "<think>\n\n</think>\n\nA1<|im_end|>\n | <|im_start|>user\nQ2<|im_end|>\n<|im_start|>assistant\n | "
+                   "<think>\n\n</think>\n\nA2<|im_end|>\n");
+    check_template(L2, "llama2", "<BOS>[INST] <<SYS>>\nSYS\n<</SYS>>\n\nQ1 [/INST] | A1<EOS> | <BOS>[INST] Q2 [/INST] | A2<EOS>");
+    check_template(L3, "llama3",
+                   "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nSYS<|eot_id|><|start_header_id|>user"
+                   "<|end_header_id|>\n\nQ1<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n | A1<|eot_id|> | "
+                   "<|start_header_id|>user<|end_header_id|>\n\nQ2<|eot_id|><|start_header_id|>assistant<|end_header_id|>"
+                   "\n\n | A2<|eot_id|>");
+    check_template(L2, "mistral", "<BOS>[INST] SYS\n\nQ1[/INST] |  A1<EOS> | [INST] Q2[/INST] |  A2<EOS>");
+    check_template(L2, "deepseek", "<BOS>SYS\n\nUser: Q1\n\nAssistant: | A1<EOS> | User: Q2\n\nAssistant: | A2<EOS>");
+    check_template(L2, "deepseek3",
+                   "<BOS>SYS<\xef\xbd\x9cUser\xef\xbd\x9c>Q1<\xef\xbd\x9c""Assistant\xef\xbd\x9c> | A1<EOS> | "
+                   "<\xef\xbd\x9cUser\xef\xbd\x9c>Q2<\xef\xbd\x9c""Assistant\xef\xbd\x9c> | A2<EOS>");
+}
+
+static void test_default_system_and_prompt(void) {
+    whet_error err = {0};
+    whet_tokenizer *tok = NULL;
+    CHECK_OK(whet_tokenizer_load_dir(MODELS "qwen2-tiny", &tok, &err), &err);
+    if (!tok) return;
+    const whet_template *t = whet_template_find("qwen");
+    whet_chat_format f;
+    CHECK_OK(whet_chat_format_init(&f, t, tok, &err), &err);
+    /* inference prompt: messages + empty assistant, the prompt of the last pair included */
+    cJSON *msgs = cJSON_Parse("[{\"role\":\"user\",\"content\":\"hi\"},{\"role\":\"assistant\",\"content\":\"yo\"},"
+                              "{\"role\":\"user\",\"content\":\"again\"}]");
+    whet_tokens ids = {0};
+    CHECK_OK(whet_template_encode_prompt(&f, msgs, NULL, NULL, &ids, &err), &err);
+    whet_strbuf d;
+    whet_sb_init(&d);
+    CHECK_OK(whet_tokenizer_decode(tok, ids.ids, ids.n, false, &d, &err), &err);
+    CHECK_STR_EQ(d.data, "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n"
+                         "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\nyo<|im_end|>\n"
+                         "<|im_start|>user\nagain<|im_end|>\n<|im_start|>assistant\n");
+    whet_sb_free(&d);
+    whet_tokens_free(&ids);
+    cJSON_Delete(msgs);
+    msgs = cJSON_Parse("[{\"role\":\"user\",\"content\":\"hi\"},{\"role\":\"assistant\",\"content\":\"yo\"}]");
+    CHECK(whet_template_encode_prompt(&f, msgs, NULL, NULL, &ids, &err) == WHET_ERR_INVALID_ARG);
+    cJSON_Delete(msgs);
+    whet_tokens stop = {0};
+    CHECK_OK(whet_template_stop_ids(&f, &stop, &err), &err);
+    CHECK_EQ_INT(stop.n, 1);
+    if (stop.n) CHECK_EQ_INT(stop.ids[0], whet_tokenizer_piece_to_id(tok, "<|im_end|>"));
+    whet_tokens_free(&stop);
+    whet_tokenizer_free(tok);
+
+    const whet_template *bad;
+    CHECK(whet_template_lookup("qwen2.5", &bad, &err) == WHET_ERR_NOT_FOUND);
+    CHECK_MSG(strstr(err.msg, "did you mean") != NULL, "%s", err.msg);
+    CHECK(whet_template_table_n == 124);
+}
+
+static void test_llama3_stop_ids(void) {
+    whet_error err = {0};
+    whet_tokenizer *tok = NULL;
+    CHECK_OK(whet_tokenizer_load_dir(MODELS "llama3-tiny", &tok, &err), &err);
+    if (!tok) return;
+    whet_chat_format f;
+    CHECK_OK(whet_chat_format_init(&f, whet_template_find("llama3"), tok, &err), &err);
+    whet_tokens stop = {0};
+    CHECK_OK(whet_template_stop_ids(&f, &stop, &err), &err);
+    /* llama3-tiny's vocabulary has <|eot_id|> but no <|eom_id|>: a stop word the vocabulary lacks is skipped */
+    CHECK_EQ_INT(whet_tokenizer_piece_to_id(tok, "<|eom_id|>"), -1);
+    CHECK_EQ_INT(stop.n, 1);
+    if (stop.n == 1) CHECK_EQ_INT(stop.ids[0], whet_tokenizer_piece_to_id(tok, "<|eot_id|>"));
+    CHECK_EQ_INT(f.eos_id, whet_tokenizer_piece_to_id(tok, "<|eot_id|>"));
+    whet_tokens_free(&stop);
+    whet_tokenizer_free(tok);
+}
+
+int main(void) {
+    test_rendered_strings();
+    test_default_system_and_prompt();
+    test_llama3_stop_ids();
+    return TEST_SUMMARY();
+}
