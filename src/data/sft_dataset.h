@@ -13,6 +13,8 @@
 #include "io/lf_args.h"
 #include "tokenizer/tokenizer.h"
 
+#define WHET_IGNORE_INDEX (-100)
+
 typedef struct {
     int32_t *input_ids;   /* [len] */
     int32_t *labels;      /* [len], -100 = not in the loss */
@@ -31,8 +33,12 @@ typedef struct {
  * up with no label token are dropped with a warning, as LLaMA-Factory does. */
 whet_status whet_sft_dataset_load(const whet_lf_args *args, const whet_tokenizer *tok, whet_sft_dataset *out,
                                   whet_error *err);
+/* Same for another dataset list key ("eval_dataset"); `key` = "dataset" is whet_sft_dataset_load. */
+whet_status whet_sft_dataset_load_key(const whet_lf_args *args, const char *key, const whet_tokenizer *tok,
+                                      whet_sft_dataset *out, whet_error *err);
 /* Split off val_size (a fraction < 1 or a count >= 1) of the examples with seed `seed`. */
 whet_status whet_sft_dataset_split(whet_sft_dataset *all, double val_size, uint64_t seed, whet_sft_dataset *train,
                                    whet_sft_dataset *val, whet_error *err);
+/* Each example owns its arrays: after a split, free train and val (all is left empty). */
 void whet_sft_dataset_free(whet_sft_dataset *d);
 #endif

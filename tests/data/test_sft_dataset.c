@@ -1,0 +1,249 @@
+/* test_sft_dataset.c: the dataset pipeline against hand-worked
+ * expectations: alpaca history/system/empty input, sharegpt system tag and
+ * role alternation, tools (glaive demo, qwen tool format), label masks
+ * (train_on_prompt, mask_history), infer_seqlen truncation, pt packing,
+ * max_samples, val_size, folders, and the errors users hit. */
+#include <stdlib.h>
+#include "data/dataset.h"
+#include "data/sft_dataset.h"
+#include "test.h"
+
+#define LF WHET_FIXTURES "/data/lf"
+#define QWEN WHET_FIXTURES "/models/qwen2-tiny"
+#define QSYS "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n"
+
+static whet_tokenizer *tok;
+
+static whet_lf_args *args_from(const char *json) {
+    cJSON *o = cJSON_Parse(json);
+    whet_error err = {0};
+    whet_lf_args *a = NULL;
+    CHECK_OK(whet_lf_args_from_json(o, "test", &a, &err), &err);
+    cJSON_Delete(o);
+    return a;
+}
+
+/* "[P:text][R:text]..." : runs of masked (-100) and trained labels, decoded. */
+static char *spans(const whet_sft_example *e) {
+    whet_strbuf sb;
+    whet_sb_init(&sb);
+    whet_error err = {0};
+    for (int64_t i = 0; i < e->len;) {
+        bool masked = e->labels[i] == WHET_IGNORE_INDEX;
+        int64_t j = i;
+        while (j < e->len && (e->labels[j] == WHET_IGNORE_INDEX) == masked) {
+            if (!masked) CHECK(e->labels[j] == e->input_ids[j]);
+            j++;
+        }
+        whet_strbuf d;
+        whet_sb_init(&d);
+        CHECK_OK(whet_tokenizer_decode(tok, e->input_ids + i, (size_t)(j - i), false, &d, &err), &err);
+        whet_sb_printf(&sb, "[%c:%s]", masked ? 'P' : 'R', d.data ? d.data : "");
+        whet_sb_free(&d);
+        i = j;
+    }
+    return whet_sb_take(&sb);
+}
+
+static void check_spans(const whet_sft_example *e, const char *want) {
+    char *got = spans(e);
+    CHECK_MSG(strcmp(got, want) == 0, "%s:\n got  %s\n want %s", e->origin, got, want);
+    free(got);
+}
+
+static void load(const char *json, whet_sft_dataset *d, whet_status want, const char *needle) {
+    whet_lf_args *a = args_from(json);
+    if (!a) return;
+    whet_error err = {0};
+    whet_status s = whet_sft_dataset_load(a, tok, d, &err);
+    CHECK_MSG(s == want, "%s -> %d (%s)", json, s, err.msg);
+    if (needle) CHECK_MSG(strstr(err.msg, needle) != NULL, "'%s' not in: %s", needle, err.msg);
+    whet_lf_args_free(a);
+}
+
+static void test_alpaca_history(void) {
+    whet_sft_dataset d = {0};
+    load("{\"dataset\":\"hist_demo\",\"dataset_dir\":\"" LF "\",\"template\":\"qwen\"}", &d, WHET_OK, NULL);
+    CHECK_EQ_INT(d.n, 2);   /* records 2 (no output) and 3 (output not a string) are dropped */
+    if (d.n == 2) {
+        check_spans(&d.items[0], "[P:<|im_start|>system\nSYS<|im_end|>\n<|im_start|>user\nQ1<|im_end|>\n<|im_start|>assistant\n]"
+                                 "[R:A1<|im_end|>\n][P:<|im_start|>user\nQ2<|im_end|>\n<|im_start|>assistant\n]"
+                                 "[R:A2<|im_end|>\n][P:<|im_start|>user\nQ3\nctx<|im_end|>\n<|im_start|>assistant\n]"
+                                 "[R:A3<|im_end|>\n]");
+        check_spans(&d.items[1], "[P:" QSYS "<|im_start|>user\nonly input<|im_end|>\n<|im_start|>assistant\n][R:out<|im_end|>\n]");
+        CHECK(strstr(d.items[1].origin, "hist_demo.json record 1") != NULL);
+    }
+    whet_sft_dataset_free(&d);
+    load("{\"dataset\":\"hist_demo\",\"dataset_dir\":\"" LF "\",\"template\":\"qwen\",\"mask_history\":true}", &d, WHET_OK, NULL);
+    if (d.n == 2)
+        check_spans(&d.items[0], "[P:<|im_start|>system\nSYS<|im_end|>\n<|im_start|>user\nQ1<|im_end|>\n<|im_start|>assistant\n"
+                                 "A1<|im_end|>\n<|im_start|>user\nQ2<|im_end|>\n<|im_start|>assistant\nA2<|im_end|>\n"
+                                 "<|im_start|>user\nQ3\nctx<|im_end|>\n<|im_start|>assistant\n][R:A3<|im_end|>\n]");
+    whet_sft_dataset_free(&d);
+    load("{\"dataset\":\"hist_demo\",\"dataset_dir\":\"" LF "\",\"template\":\"qwen\",\"train_on_prompt\":true}", &d, WHET_OK, NULL);
+    if (d.n == 2)
+        check_spans(&d.items[1], "[R:" QSYS "<|im_start|>user\nonly input<|im_end|>\n<|im_start|>assistant\nout<|im_end|>\n]");
+    whet_sft_dataset_free(&d);
+}
+
+static void test_sharegpt(void) {
+    whet_sft_dataset d = {0};
+    load("{\"dataset\":\"sg_demo\",\"dataset_dir\":\"" LF "\",\"template\":\"chatml\"}", &d, WHET_OK, NULL);
+    CHECK_EQ_INT(d.n, 2);   /* line 2: human twice; line 3: odd count */
+    if (d.n == 2) {
+        check_spans(&d.items[0], "[P:<|im_start|>system\nS0<|im_end|>\n<|im_start|>user\nh1<|im_end|>\n<|im_start|>assistant\n]"
+                                 "[R:g1<|im_end|>\n]");
+        check_spans(&d.items[1], "[P:<|im_start|>system\ncol-sys<|im_end|>\n<|im_start|>user\nh1<|im_end|>\n"
+                                 "<|im_start|>assistant\n][R:g1<|im_end|>\n]");
+        CHECK(strstr(d.items[1].origin, "record 3") != NULL);
+    }
+    whet_sft_dataset_free(&d);
+}
+
+static void test_tools(void) {
+    whet_sft_dataset d = {0};
+    load("{\"dataset\":\"glaive_toolcall_en_demo\",\"dataset_dir\":\"" LF "\",\"template\":\"qwen\",\"max_samples\":1}",
+         &d, WHET_OK, NULL);
+    CHECK_EQ_INT(d.n, 1);
+    if (d.n == 1) {
+        char *s = spans(&d.items[0]);
+        CHECK(strncmp(s, "[P:<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.\n\n"
+                         "# Tools\n\nYou may call one or more functions to assist with the user query.\n\nYou are "
+                         "provided with function signatures within <tools></tools> XML tags:\n<tools>\n"
+                         "{\"type\": \"function\", \"function\": {\"name\": \"search_recipes\", ",
+                      240) == 0);
+        CHECK_MSG(strstr(s, "[R:<tool_call>\n{\"name\": \"search_recipes\", \"arguments\": {\"ingredients\": "
+                            "[\"chicken\", \"bell peppers\", \"rice\"]}}\n</tool_call><|im_end|>\n]"
+                            "[P:<|im_start|>user\n<tool_response>\n{\"recipes\": [{\"name\": ") != NULL,
+                  "%s", s);
+        CHECK(strstr(s, "</tool_response><|im_end|>\n<|im_start|>assistant\n][R:I found two recipes") != NULL);
+        free(s);
+    }
+    whet_sft_dataset_free(&d);
+}
+
+static void test_truncation(void) {
+    long long s, t;
+    whet_infer_seqlen(10, 3, 8, &s, &t);   /* 2*3 < 8: the target is kept */
+    CHECK_EQ_INT(s, 5); CHECK_EQ_INT(t, 3);
+    whet_infer_seqlen(3, 10, 8, &s, &t);   /* 2*3 < 8: the source is kept */
+    CHECK_EQ_INT(s, 3); CHECK_EQ_INT(t, 5);
+    whet_infer_seqlen(10, 10, 8, &s, &t);  /* both long: split by ratio int(8*10/20) */
+    CHECK_EQ_INT(s, 4); CHECK_EQ_INT(t, 4);
+    whet_infer_seqlen(30, 6, 9, &s, &t);   /* int(9*6/36) = 1 */
+    CHECK_EQ_INT(s, 8); CHECK_EQ_INT(t, 1);
+
+    /* hist_demo record 0 with qwen on qwen2-tiny (lengths from HF tokenizers, npm): turn 1 = 28 prompt + 4
+       response tokens, turn 2 = 16 + 4. cutoff 26: infer_seqlen(28, 4, 26) = (22, 4), then the budget is spent.
+       cutoff 40: turn 1 whole (32), then infer_seqlen(16, 4, 8): 2*4 < 8 no, 2*16 < 8 no,
+       target int(8*4/20) = 1, source min(8-1, 16) = 7. */
+    whet_sft_dataset d = {0};
+    load("{\"dataset\":\"hist_demo\",\"dataset_dir\":\"" LF "\",\"template\":\"qwen\",\"cutoff_len\":26}", &d, WHET_OK, NULL);
+    if (d.n >= 1) {
+        CHECK_EQ_INT(d.items[0].len, 26);
+        check_spans(&d.items[0], "[P:<|im_start|>system\nSYS<|im_end|>\n<|im_start|>user\nQ1<|im_end|>\n<|im_start|>as]"
+                                 "[R:A1<|im_end|>\n]");
+    }
+    whet_sft_dataset_free(&d);
+    load("{\"dataset\":\"hist_demo\",\"dataset_dir\":\"" LF "\",\"template\":\"qwen\",\"cutoff_len\":40}", &d, WHET_OK, NULL);
+    if (d.n >= 1) {
+        CHECK_EQ_INT(d.items[0].len, 40);
+        check_spans(&d.items[0], "[P:<|im_start|>system\nSYS<|im_end|>\n<|im_start|>user\nQ1<|im_end|>\n<|im_start|>assistant\n]"
+                                 "[R:A1<|im_end|>\n][P:<|im_start|>user\nQ2<|im_end|>][R:A]");
+    }
+    whet_sft_dataset_free(&d);
+}
+
+static void test_counts_split_pt(void) {
+    whet_sft_dataset d = {0}, tr, va;
+    load("{\"dataset\":\"identity,alpaca_en_demo,alpaca_zh_demo,huanhuan,glaive_toolcall_en_demo\",\"dataset_dir\":\"" LF
+         "\",\"template\":\"qwen\"}", &d, WHET_OK, NULL);
+    CHECK_EQ_INT(d.n, 91 + 30 + 20 + 30 + 12);
+    if (d.n > 91) {
+        CHECK(strstr(d.items[0].origin, "identity.json record 0") != NULL);
+        CHECK(strstr(d.items[91].origin, "alpaca_en_demo.json record 0") != NULL);
+        /* identity keeps LLaMA-Factory's {{name}} placeholders as the data has them */
+        char *s = spans(&d.items[1]);
+        CHECK_MSG(strstr(s, "{{name}}") != NULL, "%s", s);
+        free(s);
+    }
+    whet_error err = {0};
+    CHECK_OK(whet_sft_dataset_split(&d, 0.1, 42, &tr, &va, &err), &err);
+    CHECK_EQ_INT(va.n, 19);   /* ceil(0.1 * 183) */
+    CHECK_EQ_INT(tr.n, 183 - 19);
+    whet_sft_dataset_free(&tr);
+    whet_sft_dataset_free(&va);
+    whet_sft_dataset_free(&d);
+
+    load("{\"dataset\":\"identity\",\"dataset_dir\":\"" LF "\",\"template\":\"qwen\",\"max_samples\":5}", &d, WHET_OK, NULL);
+    CHECK_EQ_INT(d.n, 5);
+    whet_sft_dataset_free(&d);
+    load("{\"dataset\":\"folder_demo\",\"dataset_dir\":\"" LF "\",\"template\":\"empty\"}", &d, WHET_OK, NULL);
+    CHECK_EQ_INT(d.n, 3);
+    if (d.n == 3) { check_spans(&d.items[0], "[P:a1][R:o]"); check_spans(&d.items[2], "[P:b1][R:o]"); }
+    whet_sft_dataset_free(&d);
+
+    load("{\"stage\":\"pt\",\"dataset\":\"c4_demo\",\"dataset_dir\":\"" LF "\",\"template\":\"qwen\",\"cutoff_len\":64}", &d,
+         WHET_OK, NULL);
+    CHECK(d.n > 10);
+    for (size_t i = 0; i < d.n; i++) {
+        CHECK_EQ_INT(d.items[i].len, 64);
+        CHECK(memcmp(d.items[i].labels, d.items[i].input_ids, 64 * sizeof(int32_t)) == 0);
+    }
+    whet_sft_dataset_free(&d);
+}
+
+static void test_errors(void) {
+    whet_sft_dataset d = {0};
+    load("{\"dataset\":\"identiy\",\"dataset_dir\":\"" LF "\",\"template\":\"qwen\"}", &d, WHET_ERR_NOT_FOUND,
+         "dataset 'identiy' is not defined in " LF "/dataset_info.json (did you mean 'identity'?); defined: ");
+    load("{\"dataset\":\"bad_jsonl\",\"dataset_dir\":\"" LF "\",\"template\":\"qwen\"}", &d, WHET_ERR_FORMAT,
+         "bad_jsonl.jsonl:3: record 1 is not a JSON object");
+    load("{\"dataset\":\"bad_json\",\"dataset_dir\":\"" LF "\",\"template\":\"qwen\"}", &d, WHET_ERR_FORMAT, "bad_json.json:3:");
+    load("{\"dataset\":\"dpo_en_demo\",\"dataset_dir\":\"" LF "\",\"template\":\"qwen\"}", &d, WHET_ERR_UNSUPPORTED, "ranking");
+    load("{\"dataset\":\"alpaca_en\",\"dataset_dir\":\"" LF "\",\"template\":\"qwen\"}", &d, WHET_ERR_UNSUPPORTED,
+         "not available offline: download it and set file_name");
+    load("{\"dataset\":\"identity\",\"dataset_dir\":\"/nonexistent\",\"template\":\"qwen\"}", &d, WHET_ERR_NOT_FOUND,
+         "/nonexistent/dataset_info.json not found");
+    load("{\"dataset\":\"identity\",\"dataset_dir\":\"" LF "\",\"template\":\"qwen2\"}", &d, WHET_ERR_NOT_FOUND,
+         "unknown template 'qwen2'");
+    load("{\"dataset\":\"identity\",\"dataset_dir\":\"" LF "\"}", &d, WHET_ERR_INVALID_ARG, "no template");
+    load("{\"dataset\":\"hist_demo\",\"dataset_dir\":\"" LF "\",\"template\":\"qwen\",\"max_samples\":0}", &d,
+         WHET_ERR_INVALID_ARG, "cannot find valid samples");
+}
+
+/* Every demo dataset at full size, when shared/data is present. */
+static void test_full_demos(void) {
+    const char *shared = getenv("WHET_SHARED_DIR") ? getenv("WHET_SHARED_DIR") : "/work/shared";
+    char dir[1024], probe[1200];
+    snprintf(dir, sizeof dir, "%s/data/llamafactory", shared);
+    snprintf(probe, sizeof probe, "%s/alpaca_zh_demo.json", dir);
+    FILE *f = fopen(probe, "r");
+    if (!f) { printf("full demo datasets skipped: %s not found (set WHET_SHARED_DIR)\n", probe); return; }
+    fclose(f);
+    static const struct { const char *name; size_t n; } C[] = {
+        {"identity", 91}, {"alpaca_en_demo", 999}, {"alpaca_zh_demo", 1000}, {"glaive_toolcall_en_demo", 300}};
+    for (size_t i = 0; i < sizeof C / sizeof C[0]; i++) {
+        char json[1600];
+        snprintf(json, sizeof json, "{\"dataset\":\"%s\",\"dataset_dir\":\"%s\",\"template\":\"qwen\"}", C[i].name, dir);
+        whet_sft_dataset d = {0};
+        load(json, &d, WHET_OK, NULL);
+        CHECK_MSG(d.n == C[i].n, "%s: %zu examples, want %zu", C[i].name, d.n, C[i].n);
+        whet_sft_dataset_free(&d);
+    }
+}
+
+int main(void) {
+    whet_error err = {0};
+    CHECK_OK(whet_tokenizer_load_dir(QWEN, &tok, &err), &err);
+    if (!tok) return TEST_SUMMARY();
+    test_alpaca_history();
+    test_sharegpt();
+    test_tools();
+    test_truncation();
+    test_counts_split_pt();
+    test_errors();
+    test_full_demos();
+    whet_tokenizer_free(tok);
+    return TEST_SUMMARY();
+}
