@@ -22,6 +22,7 @@ typedef struct {
     bool ranking;
     const char *prompt, *query, *response, *history, *messages, *system, *tools, *kto_tag;
     const char *role_tag, *content_tag, *user_tag, *assistant_tag, *observation_tag, *function_tag, *system_tag;
+    const cJSON *columns;     /* the entry's "columns" object (NULL when absent) */
     cJSON *info;              /* owned: the whole dataset_info.json */
 } whet_dataset_attr;
 
@@ -34,6 +35,9 @@ void whet_dataset_attr_free(whet_dataset_attr *a);
 whet_status whet_dataset_read(const whet_dataset_attr *a, long long max_records, cJSON **records, whet_error *err);
 /* One file: a JSON array of objects or JSON lines. */
 whet_status whet_dataset_read_file(const char *path, long long max_records, cJSON *records, whet_error *err);
+
+/* Every column named in the entry's "columns" must occur in some record. */
+whet_status whet_dataset_check_columns(const whet_dataset_attr *a, const cJSON *records, whet_error *err);
 
 /* A converted record; all strings owned. n_prompt odd and n_response == 1
  * for a valid SFT example (LLaMA-Factory's check); broken records have 0/0. */

@@ -73,6 +73,7 @@ whet_status whet_dataset_attr_load(const char *dataset_dir, const char *name, wh
                         info_path, name);
     const cJSON *cols = cJSON_GetObjectItemCaseSensitive(e, "columns");
     const cJSON *tags = cJSON_GetObjectItemCaseSensitive(e, "tags");
+    out->columns = cJSON_IsObject(cols) ? cols : NULL;
     if (s == WHET_OK && cJSON_GetObjectItemCaseSensitive(cols, "kto_tag"))
         s = whet_errorf(err, WHET_ERR_UNSUPPORTED, "%s: dataset '%s' is KTO data (kto_tag), which whet does not support yet",
                         info_path, name);
@@ -102,4 +103,24 @@ whet_status whet_dataset_attr_load(const char *dataset_dir, const char *name, wh
 void whet_dataset_attr_free(whet_dataset_attr *a) {
     cJSON_Delete(a->info);
     a->info = NULL;
+}
+
+whet_status whet_dataset_check_columns(const whet_dataset_attr *a, const cJSON *records, whet_error *err) {
+    for (const cJSON *c = a->columns ? a->columns->child : NULL; c; c = c->next) {
+        if (!cJSON_IsString(c)) continue;
+        bool found = false;
+        for (const cJSON *r = records->child; r && !found; r = r->next)
+            found = cJSON_GetObjectItemCaseSensitive(r, c->valuestring) != NULL;
+        if (!found && records->child) {
+            char keys[300] = "";
+            size_t len = 0;
+            for (const cJSON *k = records->child->child; k && len + 2 < sizeof keys; k = k->next)
+                len += (size_t)snprintf(keys + len, sizeof keys - len, "%s%s", len ? ", " : "", k->string);
+            return whet_errorf(err, WHET_ERR_FORMAT,
+                               "dataset '%s': column '%s' (columns.%s in dataset_info.json) is in no record of %s; "
+                               "record 0 has: %s",
+                               a->name, c->valuestring, c->string, a->path, keys);
+        }
+    }
+    return WHET_OK;
 }

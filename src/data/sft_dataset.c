@@ -171,6 +171,7 @@ whet_status whet_sft_dataset_load_key(const whet_lf_args *args, const char *key,
         cJSON *recs = NULL;
         s = whet_dataset_read(&a, max, &recs, err);
         size_t before = l.n;
+        if (s == WHET_OK) s = whet_dataset_check_columns(&a, recs, err);
         if (s == WHET_OK)
             s = pt ? encode_pt(&a, recs, &f, o.cutoff_len, whet_lf_args_bool(args, "packing"), f.tmpl->name, &l, err)
                    : encode_sft(&a, recs, &f, &o, &l, err);

@@ -208,6 +208,9 @@ static void test_errors(void) {
     load("{\"dataset\":\"identity\",\"dataset_dir\":\"" LF "\",\"template\":\"qwen2\"}", &d, WHET_ERR_NOT_FOUND,
          "unknown template 'qwen2'");
     load("{\"dataset\":\"identity\",\"dataset_dir\":\"" LF "\"}", &d, WHET_ERR_INVALID_ARG, "no template");
+    load("{\"dataset\":\"bad_column\",\"dataset_dir\":\"" LF "\",\"template\":\"qwen\"}", &d, WHET_ERR_FORMAT,
+         "column 'answer' (columns.response in dataset_info.json) is in no record of " LF "/hist_demo.json; record 0 has: "
+         "instruction, input, output, system, history");
     load("{\"dataset\":\"hist_demo\",\"dataset_dir\":\"" LF "\",\"template\":\"qwen\",\"max_samples\":0}", &d,
          WHET_ERR_INVALID_ARG, "cannot find valid samples");
 }
@@ -233,6 +236,20 @@ static void test_full_demos(void) {
     }
 }
 
+/* The demo's data/ folder: `dataset: identity,alpaca_en_demo` + `dataset_dir: data`. */
+static void test_demo_data_dir(void) {
+    whet_sft_dataset d = {0};
+    load("{\"dataset\":\"identity,alpaca_en_demo\",\"dataset_dir\":\"" WHET_SOURCE_DIR "/data\",\"template\":\"qwen\"}",
+         &d, WHET_OK, NULL);
+    CHECK_EQ_INT(d.n, 91 + 999);
+    if (d.n > 1) {
+        char *s = spans(&d.items[1]);
+        CHECK_MSG(strstr(s, "whet-demo") && !strstr(s, "{{name}}"), "%s", s);
+        free(s);
+    }
+    whet_sft_dataset_free(&d);
+}
+
 int main(void) {
     whet_error err = {0};
     CHECK_OK(whet_tokenizer_load_dir(QWEN, &tok, &err), &err);
@@ -244,6 +261,7 @@ int main(void) {
     test_counts_split_pt();
     test_errors();
     test_full_demos();
+    test_demo_data_dir();
     whet_tokenizer_free(tok);
     return TEST_SUMMARY();
 }
