@@ -4,6 +4,7 @@
  * and every kind of bad input gives an error naming key, file and fix. */
 #include <math.h>
 #include <stdlib.h>
+#include "core/file.h"
 #include "io/lf_args.h"
 #include "test.h"
 
@@ -177,11 +178,31 @@ static void test_registry(void) {
         CHECK_MSG(whet_lf_args_find_key(must[i]) != NULL, "missing %s", must[i]);
 }
 
+/* docs/config.md lists every registry key with its type and default. */
+static void test_docs_list_every_key(void) {
+    char *doc;
+    size_t len;
+    whet_error err = {0};
+    CHECK_OK(whet_read_file(WHET_SOURCE_DIR "/docs/config.md", &doc, &len, &err), &err);
+    if (err.code) return;
+    size_t n;
+    const whet_lf_key *reg = whet_lf_args_registry(&n);
+    for (size_t i = 0; i < n; i++) {
+        char row[160];
+        snprintf(row, sizeof row, "| `%s` | %s |", reg[i].name,
+                 reg[i].type == WHET_LF_STR ? "string" : reg[i].type == WHET_LF_INT ? "integer" :
+                 reg[i].type == WHET_LF_FLOAT ? "number" : reg[i].type == WHET_LF_BOOL ? "bool" : "list");
+        CHECK_MSG(strstr(doc, row) != NULL, "docs/config.md has no row '%s'", row);
+    }
+    free(doc);
+}
+
 int main(void) {
     test_train_example();
     test_merge_example_and_overrides();
     test_errors();
     test_unsupported_at_default_and_deepspeed();
     test_registry();
+    test_docs_list_every_key();
     return TEST_SUMMARY();
 }
