@@ -236,6 +236,52 @@ static void test_full_demos(void) {
     }
 }
 
+/* efficient_eos (glm4: no eos after answers): turn >= 2 starts its prompt labels with eos, eos appended.
+ * enable_thinking false (qwen3): the empty thought goes into the masked prompt. */
+static void test_efficient_eos_and_thinking(void) {
+    whet_error err = {0};
+    whet_tokenizer *l2 = NULL;
+    CHECK_OK(whet_tokenizer_load_dir(WHET_FIXTURES "/models/llama-tiny", &l2, &err), &err);
+    if (!l2) return;
+    whet_chat_format f;
+    CHECK_OK(whet_chat_format_init(&f, whet_template_find("glm4"), l2, &err), &err);
+    whet_message p[3] = {{WHET_ROLE_USER, "Q1"}, {WHET_ROLE_ASSISTANT, "A1"}, {WHET_ROLE_USER, "Q2"}};
+    whet_conv_sample smp = {p, 3, {{WHET_ROLE_ASSISTANT, "A2"}}, 1, "", ""};
+    whet_sft_options o = {1024, false, false};
+    int32_t *ids, *lab;
+    int64_t n;
+    CHECK_OK(whet_sft_encode_example(&f, &smp, &o, &ids, &lab, &n, &err), &err);
+    whet_message all[4] = {p[0], p[1], p[2], smp.response[0]};
+    whet_turn *t;
+    size_t nt;
+    CHECK_OK(whet_template_encode_multiturn(&f, all, 4, "", NULL, false, &t, &nt, &err), &err);
+    if (ids && nt == 2) {
+        int64_t p1 = (int64_t)t[0].prompt.n, r1 = (int64_t)t[0].response.n, p2 = (int64_t)t[1].prompt.n,
+                r2 = (int64_t)t[1].response.n;
+        CHECK_EQ_INT(n, p1 + r1 + p2 + r2 + 1);
+        for (int64_t i = 0; i < p1; i++) CHECK_EQ_INT(lab[i], WHET_IGNORE_INDEX);
+        CHECK_EQ_INT(lab[p1 + r1], f.eos_id);                     /* first label of turn 2's prompt */
+        for (int64_t i = 1; i < p2; i++) CHECK_EQ_INT(lab[p1 + r1 + i], WHET_IGNORE_INDEX);
+        CHECK_EQ_INT(ids[n - 1], f.eos_id);
+        CHECK_EQ_INT(lab[n - 1], f.eos_id);
+        CHECK_EQ_INT(f.eos_id, whet_tokenizer_eos_id(l2));        /* glm4 does not replace eos */
+    }
+    whet_turns_free(t, nt);
+    free(ids);
+    free(lab);
+    whet_tokenizer_free(l2);
+
+    whet_lf_args *a = args_from("{\"dataset\":\"sg_demo\",\"dataset_dir\":\"" LF "\",\"template\":\"qwen3\","
+                                "\"enable_thinking\":false}");
+    whet_sft_dataset d = {0};
+    if (a) CHECK_OK(whet_sft_dataset_load(a, tok, &d, &err), &err);
+    if (d.n >= 1)
+        check_spans(&d.items[0], "[P:<|im_start|>system\nS0<|im_end|>\n<|im_start|>user\nh1<|im_end|>\n<|im_start|>assistant\n"
+                                 "<think>\n\n</think>\n\n][R:g1<|im_end|>\n]");
+    whet_sft_dataset_free(&d);
+    whet_lf_args_free(a);
+}
+
 /* The demo's data/ folder: `dataset: identity,alpaca_en_demo` + `dataset_dir: data`. */
 static void test_demo_data_dir(void) {
     whet_sft_dataset d = {0};
@@ -262,6 +308,7 @@ int main(void) {
     test_errors();
     test_full_demos();
     test_demo_data_dir();
+    test_efficient_eos_and_thinking();
     whet_tokenizer_free(tok);
     return TEST_SUMMARY();
 }
