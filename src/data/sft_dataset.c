@@ -8,14 +8,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/log.h"
+#include "core/file.h"
 #include "core/rng.h"
+#include <time.h>
 #include "data/dataset.h"
+#include "data/sft_cache.h"
 #include "data/sft_dataset.h"
 
 typedef struct {
     whet_sft_example *items;
     size_t n, cap;
 } ex_list;
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 static whet_status ex_push(ex_list *l, int32_t *ids, int32_t *labels, int64_t len, const char *origin, whet_error *err) {
     if (l->n == l->cap) {
@@ -146,8 +155,8 @@ static whet_status format_from_args(const whet_lf_args *args, const whet_tokeniz
     return WHET_OK;
 }
 
-whet_status whet_sft_dataset_load_key(const whet_lf_args *args, const char *key, const whet_tokenizer *tok,
-                                      whet_sft_dataset *out, whet_error *err) {
+static whet_status build(const whet_lf_args *args, const char *key, const whet_tokenizer *tok, whet_sft_dataset *out,
+                         whet_error *err) {
     memset(out, 0, sizeof *out);
     const char *stage = whet_lf_args_str(args, "stage");
     bool pt = strcmp(stage, "pt") == 0;
@@ -188,6 +197,37 @@ whet_status whet_sft_dataset_load_key(const whet_lf_args *args, const char *key,
                         "records (LLaMA-Factory's data/README.md)", key);
     if (s != WHET_OK) whet_sft_dataset_free(out);
     return s;
+}
+
+whet_status whet_sft_dataset_load_key(const whet_lf_args *args, const char *key, const whet_tokenizer *tok,
+                                      whet_sft_dataset *out, whet_error *err) {
+    memset(out, 0, sizeof *out);
+    uint64_t fp;
+    char path[4200];
+    whet_status s = whet_sft_cache_fingerprint(args, key, tok, &fp, err);
+    if (s != WHET_OK) return s;
+    bool cached = whet_sft_cache_path(fp, path, sizeof path);
+    if (cached && !whet_lf_args_bool(args, "overwrite_cache") && whet_file_exists(path)) {
+        whet_error cerr = {0};
+        if (whet_sft_cache_load(path, fp, out, &cerr) == WHET_OK) {
+            out->from_cache = true;
+            WHET_LOGI("%s: %zu examples from the cache %s", key, out->n, path);
+            return WHET_OK;
+        }
+        WHET_LOGW("ignoring the dataset cache: %s", cerr.msg);
+    }
+    double t0 = now_seconds();
+    WHET_TRY(build(args, key, tok, out, err));
+    double dt = now_seconds() - t0;
+    int64_t ntok = 0;
+    for (size_t i = 0; i < out->n; i++) ntok += out->items[i].len;
+    WHET_LOGI("%s: encoded %zu examples, %lld tokens in %.2f s (%.0f rows/s)", key, out->n, (long long)ntok, dt,
+              dt > 0 ? (double)out->n / dt : 0.0);
+    if (cached) {
+        whet_error cerr = {0};
+        if (whet_sft_cache_save(path, fp, out, &cerr) != WHET_OK) WHET_LOGW("dataset cache not written: %s", cerr.msg);
+    }
+    return WHET_OK;
 }
 
 whet_status whet_sft_dataset_load(const whet_lf_args *args, const whet_tokenizer *tok, whet_sft_dataset *out,

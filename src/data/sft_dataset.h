@@ -7,6 +7,7 @@
  * shifts by one itself, like transformers' causal-LM loss). */
 #ifndef WHET_DATA_SFT_DATASET_H
 #define WHET_DATA_SFT_DATASET_H
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "core/status.h"
@@ -26,6 +27,7 @@ typedef struct {
     whet_sft_example *items;
     size_t n;
     void *owner;          /* internal storage */
+    bool from_cache;      /* loaded from the tokenized-dataset cache (sft_cache.c) */
 } whet_sft_dataset;
 
 /* Build the dataset named by args (dataset, dataset_dir, template, cutoff_len,

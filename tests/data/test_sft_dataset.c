@@ -282,6 +282,41 @@ static void test_efficient_eos_and_thinking(void) {
     whet_lf_args_free(a);
 }
 
+/* The tokenized cache: a second load reads it and gives the same examples; another cutoff or
+ * overwrite_cache re-encodes. */
+static void test_cache(void) {
+    char dir[] = "/tmp/whet-sft-cache-XXXXXX";
+    if (!mkdtemp(dir)) { CHECK(0); return; }
+    setenv("WHET_CACHE_DIR", dir, 1);
+    const char *cfg = "{\"dataset\":\"identity,glaive_toolcall_en_demo\",\"dataset_dir\":\"" LF "\",\"template\":\"qwen\"}";
+    whet_sft_dataset a = {0}, b = {0}, c = {0};
+    load(cfg, &a, WHET_OK, NULL);
+    load(cfg, &b, WHET_OK, NULL);
+    CHECK(!a.from_cache);
+    CHECK(b.from_cache);
+    CHECK_EQ_INT(a.n, b.n);
+    for (size_t i = 0; i < a.n && i < b.n; i++) {
+        CHECK_EQ_INT(a.items[i].len, b.items[i].len);
+        CHECK(memcmp(a.items[i].input_ids, b.items[i].input_ids, (size_t)a.items[i].len * 4) == 0);
+        CHECK(memcmp(a.items[i].labels, b.items[i].labels, (size_t)a.items[i].len * 4) == 0);
+        CHECK_STR_EQ(a.items[i].origin, b.items[i].origin);
+    }
+    load("{\"dataset\":\"identity,glaive_toolcall_en_demo\",\"dataset_dir\":\"" LF "\",\"template\":\"qwen\","
+         "\"cutoff_len\":64}", &c, WHET_OK, NULL);
+    CHECK(!c.from_cache);
+    whet_sft_dataset_free(&c);
+    load("{\"dataset\":\"identity,glaive_toolcall_en_demo\",\"dataset_dir\":\"" LF "\",\"template\":\"qwen\","
+         "\"overwrite_cache\":true}", &c, WHET_OK, NULL);
+    CHECK(!c.from_cache);
+    whet_sft_dataset_free(&a);
+    whet_sft_dataset_free(&b);
+    whet_sft_dataset_free(&c);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+    setenv("WHET_CACHE_DIR", "none", 1);
+}
+
 /* The demo's data/ folder: `dataset: identity,alpaca_en_demo` + `dataset_dir: data`. */
 static void test_demo_data_dir(void) {
     whet_sft_dataset d = {0};
@@ -298,6 +333,7 @@ static void test_demo_data_dir(void) {
 
 int main(void) {
     whet_error err = {0};
+    setenv("WHET_CACHE_DIR", "none", 1);   /* the other tests always encode */
     CHECK_OK(whet_tokenizer_load_dir(QWEN, &tok, &err), &err);
     if (!tok) return TEST_SUMMARY();
     test_alpaca_history();
@@ -309,6 +345,7 @@ int main(void) {
     test_full_demos();
     test_demo_data_dir();
     test_efficient_eos_and_thinking();
+    test_cache();
     whet_tokenizer_free(tok);
     return TEST_SUMMARY();
 }
