@@ -59,7 +59,8 @@ whet_status whet_dataset_attr_load(const char *dataset_dir, const char *name, wh
         whet_dataset_attr_free(out);
         return s;
     }
-    whet_path_join(out->path, sizeof out->path, dataset_dir, file);
+    if (file[0] == '/') snprintf(out->path, sizeof out->path, "%s", file);   /* os.path.join keeps an absolute name */
+    else whet_path_join(out->path, sizeof out->path, dataset_dir, file);
     const char *fmt = str_field(e, "formatting", "alpaca");
     if (strcmp(fmt, "alpaca") == 0) out->formatting = WHET_FMT_ALPACA;
     else if (strcmp(fmt, "sharegpt") == 0) out->formatting = WHET_FMT_SHAREGPT;

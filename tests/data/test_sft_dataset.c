@@ -4,6 +4,7 @@
  * (train_on_prompt, mask_history), infer_seqlen truncation, pt packing,
  * max_samples, val_size, folders, and the errors users hit. */
 #include <stdlib.h>
+#include <unistd.h>
 #include "data/dataset.h"
 #include "data/sft_dataset.h"
 #include "test.h"
@@ -234,6 +235,34 @@ static void test_full_demos(void) {
         CHECK_MSG(d.n == C[i].n, "%s: %zu examples, want %zu", C[i].name, d.n, C[i].n);
         whet_sft_dataset_free(&d);
     }
+    /* huanhuan (self-llm, 3729 alpaca records) through its documented entry, with an absolute file_name,
+       and c4_demo as pre-training text (300 lines; without packing one example each) */
+    char tmp[] = "/tmp/whet-hh-XXXXXX", info[1400], json[2000];
+    if (!mkdtemp(tmp)) { CHECK(0); return; }
+    snprintf(info, sizeof info, "%s/dataset_info.json", tmp);
+    f = fopen(info, "w");
+    if (!f) { CHECK(0); return; }
+    fprintf(f, "{\"huanhuan\": {\"file_name\": \"%s/data/huanhuan/huanhuan.json\"},"
+               " \"c4_demo\": {\"file_name\": \"%s/c4_demo.jsonl\", \"columns\": {\"prompt\": \"text\"}}}", shared, dir);
+    fclose(f);
+    whet_sft_dataset d = {0};
+    snprintf(json, sizeof json, "{\"dataset\":\"huanhuan\",\"dataset_dir\":\"%s\",\"template\":\"qwen\","
+             "\"default_system\":\"现在你要扮演皇帝身边的女人--甄嬛\"}", tmp);
+    load(json, &d, WHET_OK, NULL);
+    CHECK_EQ_INT(d.n, 3729);
+    if (d.n) {
+        char *s = spans(&d.items[0]);
+        CHECK_MSG(strncmp(s, "[P:<|im_start|>system\n现在你要扮演皇帝身边的女人--甄嬛<|im_end|>\n<|im_start|>user\n", 60) == 0, "%s", s);
+        free(s);
+    }
+    whet_sft_dataset_free(&d);
+    snprintf(json, sizeof json, "{\"stage\":\"pt\",\"packing\":false,\"dataset\":\"c4_demo\",\"dataset_dir\":\"%s\","
+             "\"template\":\"qwen\",\"cutoff_len\":128}", tmp);
+    load(json, &d, WHET_OK, NULL);
+    CHECK_EQ_INT(d.n, 300);
+    whet_sft_dataset_free(&d);
+    remove(info);
+    rmdir(tmp);
 }
 
 /* efficient_eos (glm4: no eos after answers): turn >= 2 starts its prompt labels with eos, eos appended.
