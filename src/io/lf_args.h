@@ -57,4 +57,9 @@ typedef struct {
 const whet_lf_key *whet_lf_args_registry(size_t *n);
 const whet_lf_key *whet_lf_args_find_key(const char *name);
 const char *whet_lf_type_name(whet_lf_type t);
+/* `--help` text from the registry: the supported keys of the groups listed
+ * in `groups` ("model,data,finetuning,training"), one line each with type,
+ * default and help, then a count of the LLaMA-Factory keys whet rejects.
+ * Returns a malloc'd string (free with free()). */
+char *whet_lf_args_help(const char *groups);
 #endif

@@ -4,7 +4,10 @@
  * llamafactory.md §3), with LLaMA-Factory's names, types and defaults, and
  * whether whet implements each. Later issues add keys here; docs/config.md
  * lists the same table. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include "core/strbuf.h"
 #include "io/lf_args.h"
 
 #define S WHET_LF_STR
@@ -306,4 +309,39 @@ const char *whet_lf_type_name(whet_lf_type t) {
     case WHET_LF_LIST: return "comma-separated list";
     }
     return "?";
+}
+
+static bool group_listed(const char *groups, const char *g) {
+    size_t n = strlen(g);
+    for (const char *p = groups; (p = strstr(p, g)); p += n)
+        if ((p == groups || p[-1] == ',') && (p[n] == ',' || p[n] == 0)) return true;
+    return false;
+}
+
+char *whet_lf_args_help(const char *groups) {
+    whet_strbuf sb;
+    whet_sb_init(&sb);
+    static const char *const ORDER[] = {"model", "data", "finetuning", "training", "generating", "export", "eval"};
+    size_t n_unsupported = 0;
+    for (size_t g = 0; g < sizeof ORDER / sizeof ORDER[0]; g++) {
+        if (!group_listed(groups, ORDER[g])) continue;
+        whet_sb_printf(&sb, "%s arguments:\n", ORDER[g]);
+        for (size_t i = 0; i < sizeof KEYS / sizeof KEYS[0]; i++) {
+            const whet_lf_key *k = &KEYS[i];
+            if (strcmp(k->group, ORDER[g]) != 0) continue;
+            if (!k->supported) { n_unsupported++; continue; }
+            if (strncmp(k->name, "deepspeed_", 10) == 0) continue;
+            char head[96];
+            snprintf(head, sizeof head, "  --%s %s", k->name,
+                     k->type == WHET_LF_BOOL ? "[BOOL]" : k->type == WHET_LF_INT ? "INT" :
+                     k->type == WHET_LF_FLOAT ? "FLOAT" : k->type == WHET_LF_LIST ? "A,B" : "STR");
+            whet_sb_printf(&sb, "%-44s %s", head, k->help);
+            if (k->supported_values || k->choices) whet_sb_printf(&sb, " {%s}", k->supported_values ? k->supported_values : k->choices);
+            whet_sb_printf(&sb, " (default: %s)\n", k->def ? k->def : "None");
+        }
+    }
+    whet_sb_printf(&sb, "%zu more LLaMA-Factory keys are recognised but not supported (docs/config.md).\n"
+                        "Give a config file (*.yaml|*.yml|*.json) and/or --key value, --key=value, key=value.\n",
+                   n_unsupported);
+    return whet_sb_take(&sb);
 }

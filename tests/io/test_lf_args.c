@@ -197,6 +197,19 @@ static void test_docs_list_every_key(void) {
     free(doc);
 }
 
+static void test_help(void) {
+    char *h = whet_lf_args_help("model,data,finetuning,training");
+    CHECK(h != NULL);
+    if (!h) return;
+    CHECK(strstr(h, "  --learning_rate FLOAT") != NULL);
+    CHECK(strstr(h, "(default: 5e-5)") != NULL);
+    CHECK(strstr(h, "  --stage STR") && strstr(h, "{pt|sft}"));
+    CHECK(strstr(h, "--use_dora") == NULL);      /* unsupported keys are only counted */
+    CHECK(strstr(h, "--temperature") == NULL);   /* generating group not asked for */
+    CHECK(strstr(h, "not supported (docs/config.md)") != NULL);
+    free(h);
+}
+
 int main(void) {
     test_train_example();
     test_merge_example_and_overrides();
@@ -204,5 +217,6 @@ int main(void) {
     test_unsupported_at_default_and_deepspeed();
     test_registry();
     test_docs_list_every_key();
+    test_help();
     return TEST_SUMMARY();
 }
