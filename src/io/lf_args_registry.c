@@ -227,7 +227,7 @@ static const whet_lf_key KEYS[] = {
     Y("training", "lr_scheduler_type", S, "linear",
       "linear|cosine|cosine_with_restarts|polynomial|constant|constant_with_warmup|inverse_sqrt|reduce_lr_on_plateau|"
       "cosine_with_min_lr|warmup_stable_decay",
-      "linear|cosine|constant|constant_with_warmup", "learning-rate schedule"),
+      "linear|cosine|cosine_with_restarts|polynomial|constant|constant_with_warmup|inverse_sqrt", "learning-rate schedule"),
     Y("training", "warmup_ratio", F, "0.0", NULL, NULL, "warmup as a fraction of the steps"),
     Y("training", "warmup_steps", I, "0", NULL, NULL, "warmup steps (overrides warmup_ratio)"),
     Y("training", "weight_decay", F, "0.0", NULL, NULL, "AdamW weight decay"),
