@@ -1,0 +1,19 @@
+/* lora_apply_infer.h: apply a PEFT LoRA adapter to a loaded model for
+ * inference (whet chat --adapter_name_or_path): every adapted linear gets a
+ * new f32 weight W' = W + scale·B·A (scale alpha/r, or alpha/sqrt(r) for
+ * rsLoRA), as PEFT's merge_and_unload computes it; the model's weight
+ * descriptors point at the merged copies, which the returned handle owns. */
+#ifndef WHET_MODEL_LORA_APPLY_INFER_H
+#define WHET_MODEL_LORA_APPLY_INFER_H
+#include "core/status.h"
+#include "model/model.h"
+
+typedef struct whet_lora_merged whet_lora_merged;
+
+/* Errors (missing adapter files, a layer/module the model lacks, shape
+ * mismatch, a quantized base weight) name the adapter folder and the linear;
+ * on error the model is unchanged. */
+whet_status whet_model_apply_lora(whet_model *m, const char *adapter_dir, whet_lora_merged **out, whet_error *err);
+/* Free after the model (the model's weights point into it). */
+void whet_lora_merged_free(whet_lora_merged *h);
+#endif
