@@ -3,8 +3,9 @@
  * template and its options, the tokenizer's vocabulary, merges and special
  * ids, cutoff and masking options) names a binary file in $WHET_CACHE_DIR
  * (default ~/.cache/whet/datasets; "none" turns the cache off), so a second
- * run loads the ids at once. Format: "WHETSFT1", u64 fingerprint, u64 n,
- * then per example i64 len, u32 origin length, origin, ids[len], labels[len]. */
+ * run loads the ids at once. Format: "WHETSFT2", u64 fingerprint, u64 n,
+ * then per example i64 len, u32 origin length, u32 flags (1: positions,
+ * 2: segments), origin, ids[len], labels[len], [positions[len]], [segments[len]]. */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,7 +84,7 @@ static void h_tokenizer(uint64_t *h, const whet_tokenizer *tok) {
 whet_status whet_sft_cache_fingerprint(const whet_lf_args *args, const char *key, const whet_tokenizer *tok,
                                        uint64_t *out, whet_error *err) {
     uint64_t h = FNV_OFFSET;
-    h_str(&h, "whet-sft-cache-v1");
+    h_str(&h, "whet-sft-cache-v2");
     static const char *const STR[] = {"stage", "template", "default_system", "tool_format", "dataset_dir"};
     for (size_t i = 0; i < sizeof STR / sizeof STR[0]; i++) h_str(&h, whet_lf_args_str(args, STR[i]));
     h_str(&h, whet_lf_args_str(args, key));
@@ -128,7 +129,7 @@ whet_status whet_sft_cache_load(const char *path, uint64_t fp, whet_sft_dataset 
     const unsigned char *p = m.data, *end = p + m.size;
     uint64_t got_fp = 0, n = 0;
     whet_status s = WHET_OK;
-    if (m.size < 24 || memcmp(p, "WHETSFT1", 8) != 0) s = whet_errorf(err, WHET_ERR_FORMAT, "%s: not a whet dataset cache", path);
+    if (m.size < 24 || memcmp(p, "WHETSFT2", 8) != 0) s = whet_errorf(err, WHET_ERR_FORMAT, "%s: not a whet dataset cache", path);
     if (s == WHET_OK) {
         memcpy(&got_fp, p + 8, 8);
         memcpy(&n, p + 16, 8);
@@ -139,12 +140,14 @@ whet_status whet_sft_cache_load(const char *path, uint64_t fp, whet_sft_dataset 
     if (s == WHET_OK && !(out->items = calloc(n ? n : 1, sizeof *out->items))) s = whet_errorf(err, WHET_ERR_NOMEM, "out of memory");
     for (uint64_t i = 0; i < n && s == WHET_OK; i++) {
         int64_t len;
-        uint32_t olen;
-        if (end - p < 12) { s = whet_errorf(err, WHET_ERR_FORMAT, "%s: truncated", path); break; }
+        uint32_t olen, flags;
+        if (end - p < 16) { s = whet_errorf(err, WHET_ERR_FORMAT, "%s: truncated", path); break; }
         memcpy(&len, p, 8);
         memcpy(&olen, p + 8, 4);
-        p += 12;
-        if (len < 0 || (uint64_t)(end - p) < olen + 8ull * (uint64_t)len) { s = whet_errorf(err, WHET_ERR_FORMAT, "%s: truncated", path); break; }
+        memcpy(&flags, p + 12, 4);
+        p += 16;
+        uint64_t arrays = 2 + !!(flags & 1) + !!(flags & 2);
+        if (len < 0 || (uint64_t)(end - p) < olen + 4ull * arrays * (uint64_t)len) { s = whet_errorf(err, WHET_ERR_FORMAT, "%s: truncated", path); break; }
         whet_sft_example *e = &out->items[out->n];
         char *origin = malloc(olen + 1);
         e->input_ids = malloc((size_t)(len ? len : 1) * 4);
@@ -160,6 +163,14 @@ whet_status whet_sft_cache_load(const char *path, uint64_t fp, whet_sft_dataset 
         memcpy(e->labels, p, (size_t)len * 4);
         p += (size_t)len * 4;
         e->len = len;
+        int32_t **extra[2] = {&e->position_ids, &e->segment_ids};
+        for (int k = 0; k < 2; k++) {
+            if (!(flags & (1u << k))) continue;
+            *extra[k] = malloc((size_t)(len ? len : 1) * 4);
+            if (!*extra[k]) { s = whet_errorf(err, WHET_ERR_NOMEM, "out of memory"); break; }
+            memcpy(*extra[k], p, (size_t)len * 4);
+            p += (size_t)len * 4;
+        }
     }
     whet_mmap_close(&m);
     if (s != WHET_OK) whet_sft_dataset_free(out);
@@ -174,14 +185,16 @@ whet_status whet_sft_cache_save(const char *path, uint64_t fp, const whet_sft_da
     whet_atomic_file af;
     WHET_TRY(whet_atomic_open(&af, path, err));
     uint64_t n = d->n;
-    bool ok = fwrite("WHETSFT1", 1, 8, af.fp) == 8 && fwrite(&fp, 8, 1, af.fp) == 1 && fwrite(&n, 8, 1, af.fp) == 1;
+    bool ok = fwrite("WHETSFT2", 1, 8, af.fp) == 8 && fwrite(&fp, 8, 1, af.fp) == 1 && fwrite(&n, 8, 1, af.fp) == 1;
     for (size_t i = 0; i < d->n && ok; i++) {
         const whet_sft_example *e = &d->items[i];
         uint32_t olen = (uint32_t)strlen(e->origin);
-        ok = fwrite(&e->len, 8, 1, af.fp) == 1 && fwrite(&olen, 4, 1, af.fp) == 1 &&
-             fwrite(e->origin, 1, olen, af.fp) == olen &&
-             fwrite(e->input_ids, 4, (size_t)e->len, af.fp) == (size_t)e->len &&
-             fwrite(e->labels, 4, (size_t)e->len, af.fp) == (size_t)e->len;
+        uint32_t flags = (e->position_ids ? 1u : 0u) | (e->segment_ids ? 2u : 0u);
+        size_t n = (size_t)e->len;
+        ok = fwrite(&e->len, 8, 1, af.fp) == 1 && fwrite(&olen, 4, 1, af.fp) == 1 && fwrite(&flags, 4, 1, af.fp) == 1 &&
+             fwrite(e->origin, 1, olen, af.fp) == olen && fwrite(e->input_ids, 4, n, af.fp) == n &&
+             fwrite(e->labels, 4, n, af.fp) == n && (!e->position_ids || fwrite(e->position_ids, 4, n, af.fp) == n) &&
+             (!e->segment_ids || fwrite(e->segment_ids, 4, n, af.fp) == n);
     }
     if (!ok) { whet_atomic_abort(&af); return whet_errorf(err, WHET_ERR_IO, "%s: write failed", path); }
     return whet_atomic_commit(&af, err);

@@ -36,7 +36,7 @@ static whet_status ex_push(ex_list *l, int32_t *ids, int32_t *labels, int64_t le
     }
     char *o = strdup(origin);
     if (!o) return whet_errorf(err, WHET_ERR_NOMEM, "out of memory");
-    l->items[l->n++] = (whet_sft_example){ids, labels, len, o};
+    l->items[l->n++] = (whet_sft_example){ids, labels, len, o, NULL, NULL};
     return WHET_OK;
 }
 
@@ -139,6 +139,99 @@ static whet_status encode_pt(const whet_dataset_attr *a, const cJSON *recs, cons
     return s;
 }
 
+static int cmp_len(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* PackedSupervisedDatasetProcessor: drop examples longer than cutoff, greedy_knapsack the lengths
+ * (sorted ascending; each pack repeatedly takes the largest length that still fits, bisect-style),
+ * take the examples of a length last-in first, pad each pack to cutoff + 1. */
+static whet_status whet_sft_pack(ex_list *l, long long cutoff, bool neat, int32_t pad, whet_error *err) {
+    size_t n = 0, dropped = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        if (l->items[i].len > cutoff) {
+            dropped++;
+            free(l->items[i].input_ids); free(l->items[i].labels); free((char *)l->items[i].origin);
+        } else {
+            l->items[n++] = l->items[i];
+        }
+    }
+    l->n = n;
+    if (dropped) WHET_LOGW("packing: dropped %zu examples longer than cutoff_len %lld", dropped, cutoff);
+    /* (length, index) pairs sorted by length then index: popping a length takes its largest index */
+    int64_t *key = malloc((n ? n : 1) * 2 * sizeof *key);
+    bool *used = calloc(n ? n : 1, sizeof *used);
+    ex_list out = {0};
+    whet_status s = (key && used) ? WHET_OK : whet_errorf(err, WHET_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n && s == WHET_OK; i++) { key[2 * i] = l->items[i].len; key[2 * i + 1] = (int64_t)i; }
+    if (s == WHET_OK) qsort(key, n, 2 * sizeof *key, cmp_len);
+    /* numbers: the remaining sorted lengths (as positions into key[]) */
+    size_t remaining = n;
+    size_t *num = malloc((n ? n : 1) * sizeof *num);
+    if (!num && s == WHET_OK) s = whet_errorf(err, WHET_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n && num; i++) num[i] = i;
+    for (size_t pack = 0; remaining && s == WHET_OK; pack++) {
+        long long cap = cutoff;
+        size_t members[4096], nm = 0;
+        while (nm < 4096) {
+            /* bisect_right(numbers, cap) - 1 */
+            size_t lo = 0, hi = remaining;
+            while (lo < hi) { size_t mid = (lo + hi) / 2; if (key[2 * num[mid]] <= cap) lo = mid + 1; else hi = mid; }
+            if (lo == 0) break;
+            size_t pos = lo - 1;
+            int64_t len = key[2 * num[pos]];
+            /* length2indexes[len].pop(): the last (largest) index not used yet among this length */
+            size_t pick = (size_t)-1;
+            for (size_t q = n; q-- > 0;)
+                if (key[2 * q] == len && !used[key[2 * q + 1]]) { pick = (size_t)key[2 * q + 1]; break; }
+            used[pick] = true;
+            members[nm++] = pick;
+            cap -= len;
+            memmove(num + pos, num + pos + 1, (remaining - pos - 1) * sizeof *num);
+            remaining--;
+        }
+        int64_t row = cutoff + 1;
+        int32_t *ids = malloc((size_t)row * 4), *lab = malloc((size_t)row * 4), *posi = malloc((size_t)row * 4);
+        int32_t *seg = neat ? malloc((size_t)row * 4) : NULL;
+        if (!ids || !lab || !posi || (neat && !seg)) {
+            free(ids); free(lab); free(posi); free(seg);
+            s = whet_errorf(err, WHET_ERR_NOMEM, "out of memory");
+            break;
+        }
+        int64_t at = 0;
+        for (size_t m = 0; m < nm; m++) {
+            const whet_sft_example *e = &l->items[members[m]];
+            memcpy(ids + at, e->input_ids, (size_t)e->len * 4);
+            memcpy(lab + at, e->labels, (size_t)e->len * 4);
+            for (int64_t q = 0; q < e->len; q++) {
+                posi[at + q] = (int32_t)q;
+                if (seg) seg[at + q] = (int32_t)m + 1;
+            }
+            at += e->len;
+        }
+        for (; at < row; at++) { ids[at] = pad; lab[at] = WHET_IGNORE_INDEX; posi[at] = 0; if (seg) seg[at] = 0; }
+        char origin[128];
+        snprintf(origin, sizeof origin, "pack %zu (%zu examples, first %.60s)", pack, nm,
+                 nm ? l->items[members[0]].origin : "-");
+        s = ex_push(&out, ids, lab, row, origin, err);
+        if (s == WHET_OK) { out.items[out.n - 1].position_ids = posi; out.items[out.n - 1].segment_ids = seg; }
+        else { free(ids); free(lab); free(posi); free(seg); }
+    }
+    if (s != WHET_OK) {
+        whet_sft_dataset tmp = {out.items, out.n, NULL, false};
+        whet_sft_dataset_free(&tmp);
+        out = (ex_list){0};
+    }
+    for (size_t i = 0; i < n; i++) { free(l->items[i].input_ids); free(l->items[i].labels); free((char *)l->items[i].origin); }
+    free(l->items);
+    free(key);
+    free(used);
+    free(num);
+    *l = out;
+    return s;
+}
+
 static whet_status format_from_args(const whet_lf_args *args, const whet_tokenizer *tok, whet_chat_format *f,
                                     whet_error *err) {
     const whet_template *t;
@@ -160,8 +253,6 @@ static whet_status build(const whet_lf_args *args, const char *key, const whet_t
     memset(out, 0, sizeof *out);
     const char *stage = whet_lf_args_str(args, "stage");
     bool pt = strcmp(stage, "pt") == 0;
-    if (!pt && whet_lf_args_bool(args, "packing"))
-        return whet_errorf(err, WHET_ERR_UNSUPPORTED, "packing/neat_packing for stage sft is not supported yet: set packing: false");
     whet_chat_format f;
     WHET_TRY(format_from_args(args, tok, &f, err));
     char **names = whet_lf_args_list(args, key);
@@ -169,8 +260,10 @@ static whet_status build(const whet_lf_args *args, const char *key, const whet_t
     if (!names[0]) { whet_lf_args_list_free(names); return whet_errorf(err, WHET_ERR_INVALID_ARG, "no %s given: set `%s: name1,name2` (names from dataset_info.json)", key, key); }
     const char *dir = whet_lf_args_str(args, "dataset_dir");
     long long max = whet_lf_args_is_set(args, "max_samples") ? whet_lf_args_int(args, "max_samples") : -1;
-    whet_sft_options o = {whet_lf_args_int(args, "cutoff_len"), whet_lf_args_bool(args, "train_on_prompt"),
-                          whet_lf_args_bool(args, "mask_history")};
+    bool sft_pack = !pt && whet_lf_args_bool(args, "packing");
+    /* LLaMA-Factory: when packing, cutoff_len -= 1 (a pack is padded to cutoff_len + 1) */
+    whet_sft_options o = {whet_lf_args_int(args, "cutoff_len") - (sft_pack ? 1 : 0),
+                          whet_lf_args_bool(args, "train_on_prompt"), whet_lf_args_bool(args, "mask_history")};
     ex_list l = {0};
     whet_status s = WHET_OK;
     for (char **nm = names; *nm && s == WHET_OK; nm++) {
@@ -189,6 +282,8 @@ static whet_status build(const whet_lf_args *args, const char *key, const whet_t
         whet_dataset_attr_free(&a);
     }
     whet_lf_args_list_free(names);
+    if (s == WHET_OK && sft_pack) s = whet_sft_pack(&l, o.cutoff_len, whet_lf_args_bool(args, "neat_packing"),
+                                                   whet_tokenizer_pad_id(tok) >= 0 ? whet_tokenizer_pad_id(tok) : f.eos_id, err);
     out->items = l.items;
     out->n = l.n;
     if (s == WHET_OK && l.n == 0)
@@ -273,6 +368,8 @@ void whet_sft_dataset_free(whet_sft_dataset *d) {
     for (size_t i = 0; d->items && i < d->n; i++) {
         free(d->items[i].input_ids);
         free(d->items[i].labels);
+        free(d->items[i].position_ids);
+        free(d->items[i].segment_ids);
         free((char *)d->items[i].origin);
     }
     free(d->items);

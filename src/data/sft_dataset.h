@@ -21,6 +21,11 @@ typedef struct {
     int32_t *labels;      /* [len], -100 = not in the loss */
     int64_t len;
     const char *origin;   /* "file.json record 17", for messages; owned by the dataset */
+    /* SFT packing only (NULL otherwise), LLaMA-Factory's packed processor: several examples in one row
+     * of cutoff_len tokens, padded with pad (label -100, position 0). */
+    int32_t *position_ids; /* [len] restart at 0 for each packed example */
+    int32_t *segment_ids;  /* [len] neat_packing: i+1 for the i-th packed example, 0 for pad; attention must
+                              stay inside one segment. NULL with plain packing (attention crosses, as in LF) */
 } whet_sft_example;
 
 typedef struct {

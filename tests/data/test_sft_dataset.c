@@ -346,6 +346,49 @@ static void test_cache(void) {
     setenv("WHET_CACHE_DIR", "none", 1);
 }
 
+/* SFT packing, worked by hand: with the empty template on qwen2-tiny, "x" + n digits is 1 + n tokens
+ * (Qwen splits digits), so pack_demo's records have lengths 6, 2, 5, 3, 4, 2, 10. cutoff_len 10 encodes
+ * with 9 (LLaMA-Factory's cutoff_len - 1), so the last record is truncated to 9, and pads rows to 10.
+ * greedy_knapsack on [2,2,3,4,5,6,9]: {9} = record 6; {6,3} = records 0,3; {5,4} = records 2,4;
+ * {2,2} = records 5,1 (a length's last record first). */
+static void test_packing(void) {
+    whet_sft_dataset d = {0};
+    load("{\"dataset\":\"pack_demo\",\"dataset_dir\":\"" LF "\",\"template\":\"empty\",\"cutoff_len\":10,"
+         "\"neat_packing\":true}", &d, WHET_OK, NULL);
+    CHECK_EQ_INT(d.n, 4);
+    static const int32_t seg[4][10] = {{1, 1, 1, 1, 1, 1, 1, 1, 1, 0}, {1, 1, 1, 1, 1, 1, 2, 2, 2, 0},
+                                       {1, 1, 1, 1, 1, 2, 2, 2, 2, 0}, {1, 1, 2, 2, 0, 0, 0, 0, 0, 0}};
+    static const int32_t pos[4][10] = {{0, 1, 2, 3, 4, 5, 6, 7, 8, 0}, {0, 1, 2, 3, 4, 5, 0, 1, 2, 0},
+                                       {0, 1, 2, 3, 4, 0, 1, 2, 3, 0}, {0, 1, 0, 1, 0, 0, 0, 0, 0, 0}};
+    static const char *const txt[4] = {"x12345678", "x12345x12", "x1234x123", "x9x1"};
+    whet_error err = {0};
+    for (size_t i = 0; i < d.n && i < 4; i++) {
+        const whet_sft_example *e = &d.items[i];
+        CHECK_EQ_INT(e->len, 10);
+        CHECK(e->position_ids && e->segment_ids);
+        if (!e->position_ids || !e->segment_ids) continue;
+        CHECK(memcmp(e->segment_ids, seg[i], sizeof seg[i]) == 0);
+        CHECK(memcmp(e->position_ids, pos[i], sizeof pos[i]) == 0);
+        int64_t n = 0;
+        while (n < e->len && e->segment_ids[n]) n++;
+        whet_strbuf sb;
+        whet_sb_init(&sb);
+        CHECK_OK(whet_tokenizer_decode(tok, e->input_ids, (size_t)n, false, &sb, &err), &err);
+        CHECK_STR_EQ(sb.data, txt[i]);
+        whet_sb_free(&sb);
+        for (int64_t k = 0; k < e->len; k++) {   /* "x" and the pad are masked, the digits are trained */
+            bool masked = e->segment_ids[k] == 0 || e->position_ids[k] == 0;
+            CHECK_EQ_INT(e->labels[k] == WHET_IGNORE_INDEX, masked);
+        }
+    }
+    whet_sft_dataset_free(&d);
+    load("{\"dataset\":\"pack_demo\",\"dataset_dir\":\"" LF "\",\"template\":\"empty\",\"cutoff_len\":10,"
+         "\"packing\":true}", &d, WHET_OK, NULL);
+    CHECK_EQ_INT(d.n, 4);
+    if (d.n) CHECK(d.items[0].position_ids && !d.items[0].segment_ids);
+    whet_sft_dataset_free(&d);
+}
+
 /* The demo's data/ folder: `dataset: identity,alpaca_en_demo` + `dataset_dir: data`. */
 static void test_demo_data_dir(void) {
     whet_sft_dataset d = {0};
@@ -375,6 +418,7 @@ int main(void) {
     test_demo_data_dir();
     test_efficient_eos_and_thinking();
     test_cache();
+    test_packing();
     whet_tokenizer_free(tok);
     return TEST_SUMMARY();
 }
