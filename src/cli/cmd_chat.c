@@ -1,0 +1,306 @@
+/* cmd_chat.c: `whet chat`: talk to a model the way llamafactory-cli chat
+ * does. Each turn the whole history is formatted with the model's own HF
+ * chat template (tokenizer_config.json / chat_template.jinja, rendered as
+ * transformers' apply_chat_template with add_generation_prompt) or, with
+ * --template NAME, with a LLaMA-Factory template, then generated with
+ * streamed output (never half a UTF-8 character). Interactive on stdin
+ * (`clear` resets the history, `exit` quits; /clear and /exit too), or one
+ * turn with --prompt TEXT. --adapter_name_or_path merges a PEFT LoRA adapter
+ * at load. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli/cli_flags.h"
+#include "cli/command.h"
+#include "data/template.h"
+#include "infer/generate.h"
+#include "model/lora_apply_infer.h"
+#include "tokenizer/jinja.h"
+#include "tokenizer/tokenizer.h"
+
+typedef struct {
+    const char *model_dir, *adapter_dir, *template_name, *system, *prompt;
+    long long max_new_tokens, threads, top_k, seed;
+    double temperature, top_p, min_p, repetition_penalty;
+    bool set_temperature, set_top_p, set_top_k, set_rep, set_max, enable_thinking, set_thinking, verbose;
+} chat_args;
+
+typedef struct {
+    chat_args a;
+    whet_tokenizer *tok;
+    whet_model *m;
+    whet_lora_merged *lora;
+    whet_generation_config gc;
+    const whet_template *lf;       /* --template, or NULL: the HF chat template */
+    whet_chat_format fmt;
+    whet_tokens stop;              /* eos ids generation stops at */
+    cJSON *history;                /* [{role, content}] without the system message */
+} chat;
+
+static void usage(void) {
+    printf("usage: whet chat --model_name_or_path DIR [options]\n"
+           "  Chat with a model: the history is formatted with the model's own chat template\n"
+           "  (tokenizer_config.json or chat_template.jinja, exactly as transformers renders it),\n"
+           "  or with a LLaMA-Factory template given by --template NAME.\n"
+           "  Interactive: type a message; `clear` removes the history, `exit` quits.\n"
+           "  --prompt TEXT             one turn: print the answer and exit\n"
+           "  --adapter_name_or_path D  a PEFT LoRA adapter folder, merged into the weights at load\n"
+           "  --template NAME           LLaMA-Factory template (qwen, llama3, chatml, ...) instead of the model's\n"
+           "  --system TEXT             system prompt\n"
+           "  --enable_thinking true|false  passed to the template (Qwen3-style reasoning switch)\n"
+           "  --max_new_tokens N        per answer (default: generation_config.json or 1024)\n"
+           "  --temperature T --top_p P --top_k K --min_p M --repetition_penalty R --seed S\n"
+           "                            sampling (default: generation_config.json; --temperature 0 = greedy)\n"
+           "  --threads N               CPU threads (default: all cores or WHET_NUM_THREADS)\n"
+           "  --verbose                 print prompt/answer token counts and speed to stderr\n");
+}
+
+static int parse_args(int argc, char **argv, chat_args *a) {
+    const whet_flag flags[] = {
+        {"model_name_or_path", WHET_FLAG_STR, &a->model_dir, NULL},
+        {"adapter_name_or_path", WHET_FLAG_STR, &a->adapter_dir, NULL},
+        {"template", WHET_FLAG_STR, &a->template_name, NULL},
+        {"system", WHET_FLAG_STR, &a->system, NULL},
+        {"prompt", WHET_FLAG_STR, &a->prompt, NULL},
+        {"enable_thinking", WHET_FLAG_BOOL, &a->enable_thinking, &a->set_thinking},
+        {"max_new_tokens", WHET_FLAG_INT, &a->max_new_tokens, &a->set_max},
+        {"temperature", WHET_FLAG_FLOAT, &a->temperature, &a->set_temperature},
+        {"top_p", WHET_FLAG_FLOAT, &a->top_p, &a->set_top_p},
+        {"top_k", WHET_FLAG_INT, &a->top_k, &a->set_top_k},
+        {"min_p", WHET_FLAG_FLOAT, &a->min_p, NULL},
+        {"repetition_penalty", WHET_FLAG_FLOAT, &a->repetition_penalty, &a->set_rep},
+        {"seed", WHET_FLAG_INT, &a->seed, NULL},
+        {"threads", WHET_FLAG_INT, &a->threads, NULL},
+        {"verbose", WHET_FLAG_BOOL, &a->verbose, NULL},
+    };
+    return whet_cli_parse_flags("chat", argc, argv, flags, sizeof flags / sizeof flags[0]);
+}
+
+static void chat_free(chat *c) {
+    whet_tokens_free(&c->stop);
+    cJSON_Delete(c->history);
+    whet_model_free(c->m);
+    whet_lora_merged_free(c->lora);
+    whet_tokenizer_free(c->tok);
+}
+
+static whet_status add_stop(chat *c, int32_t id, whet_error *err) {
+    if (id < 0) return WHET_OK;
+    for (size_t i = 0; i < c->stop.n; i++)
+        if (c->stop.ids[i] == id) return WHET_OK;
+    return whet_tokens_push(&c->stop, id, err);
+}
+
+static whet_status chat_open(chat *c, whet_error *err) {
+    WHET_TRY(whet_tokenizer_load_dir(c->a.model_dir, &c->tok, err));
+    if (c->a.template_name) {
+        WHET_TRY(whet_template_lookup(c->a.template_name, &c->lf, err));
+        WHET_TRY(whet_chat_format_init(&c->fmt, c->lf, c->tok, err));
+        if (c->a.set_thinking) c->fmt.enable_thinking = c->a.enable_thinking;
+        WHET_TRY(whet_template_stop_ids(&c->fmt, &c->stop, err));
+    } else if (!whet_tokenizer_chat_template(c->tok)) {
+        return whet_errorf(err, WHET_ERR_NOT_FOUND,
+                           "%s has no chat template (no chat_template in tokenizer_config.json, no chat_template.jinja); "
+                           "name a LLaMA-Factory one with --template NAME (e.g. --template default)", c->a.model_dir);
+    }
+    whet_model_load_opts lo = {.n_threads = (int)c->a.threads};
+    WHET_TRY(whet_model_load(c->a.model_dir, &lo, &c->m, err));
+    WHET_TRY(whet_generation_config_load(c->a.model_dir, &c->gc, err));
+    if (c->a.adapter_dir) WHET_TRY(whet_model_apply_lora(c->m, c->a.adapter_dir, &c->lora, err));
+    const int32_t *eos;
+    int n_eos = whet_generate_default_eos(c->m, &c->gc, &eos);
+    for (int i = 0; i < n_eos; i++) WHET_TRY(add_stop(c, eos[i], err));
+    WHET_TRY(add_stop(c, whet_tokenizer_eos_id(c->tok), err));
+    c->history = cJSON_CreateArray();
+    return c->history ? WHET_OK : whet_errorf(err, WHET_ERR_NOMEM, "out of memory");
+}
+
+/* The prompt ids for the history (which ends with the new user message). */
+static whet_status build_prompt(chat *c, whet_tokens *ids, whet_error *err) {
+    if (c->lf) return whet_template_encode_prompt(&c->fmt, c->history, c->a.system, NULL, ids, err);
+    cJSON *msgs = cJSON_CreateArray(), *extra = cJSON_CreateObject();
+    whet_status st = (!msgs || !extra) ? whet_errorf(err, WHET_ERR_NOMEM, "out of memory") : WHET_OK;
+    if (st == WHET_OK && c->a.system && *c->a.system) {
+        cJSON *sys = cJSON_CreateObject();
+        cJSON_AddStringToObject(sys, "role", "system");
+        cJSON_AddStringToObject(sys, "content", c->a.system);
+        cJSON_AddItemToArray(msgs, sys);
+    }
+    for (const cJSON *h = c->history ? c->history->child : NULL; st == WHET_OK && h; h = h->next)
+        cJSON_AddItemToArray(msgs, cJSON_Duplicate(h, 1));
+    if (st == WHET_OK && c->a.set_thinking) cJSON_AddBoolToObject(extra, "enable_thinking", c->a.enable_thinking);
+    whet_strbuf text;
+    whet_sb_init(&text);
+    if (st == WHET_OK)
+        st = whet_chat_template_apply_ext(whet_tokenizer_chat_template(c->tok), msgs, NULL, whet_tokenizer_bos_token(c->tok),
+                                          whet_tokenizer_eos_token(c->tok), true, extra, &text, err);
+    /* transformers tokenizes the rendered prompt with add_special_tokens=False (the template writes BOS itself). */
+    if (st == WHET_OK) st = whet_tokenizer_encode(c->tok, text.len ? text.data : "", text.len, false, ids, err);
+    whet_sb_free(&text);
+    cJSON_Delete(msgs);
+    cJSON_Delete(extra);
+    return st;
+}
+
+/* Streaming output of one answer. */
+typedef struct {
+    const chat *c;
+    whet_detok_stream detok;
+    whet_strbuf piece;
+    whet_status status;
+    whet_error err;
+} answer_stream;
+
+static bool is_stop(const chat *c, int32_t id) {
+    for (size_t i = 0; i < c->stop.n; i++)
+        if (c->stop.ids[i] == id) return true;
+    return false;
+}
+
+/* A model's embedding may have more rows than the tokenizer has tokens (padding rows, as in Qwen's
+ * checkpoints); HF's decode skips such ids, and so does the chat output. */
+static bool in_vocab(const chat *c, int32_t id) { return id >= 0 && id < whet_tokenizer_vocab_size(c->tok); }
+
+static bool on_token(void *ctx, int32_t id) {
+    answer_stream *s = ctx;
+    if (is_stop(s->c, id) || !in_vocab(s->c, id)) return true;
+    whet_sb_clear(&s->piece);
+    s->status = whet_detok_feed(&s->detok, id, &s->piece, &s->err);
+    if (s->status != WHET_OK) return false;
+    if (s->piece.len) fwrite(s->piece.data, 1, s->piece.len, stdout);
+    fflush(stdout);
+    return true;
+}
+
+static void fill_sampling(const chat *c, whet_sampler_params *sp) {
+    const chat_args *a = &c->a;
+    const whet_generation_config *gc = &c->gc;
+    *sp = whet_sampler_defaults();
+    sp->temperature = a->set_temperature ? (float)a->temperature : gc->do_sample ? gc->temperature : 0.0f;
+    sp->top_p = a->set_top_p ? (float)a->top_p : gc->top_p;
+    sp->top_k = a->set_top_k ? (int)a->top_k : gc->do_sample ? gc->top_k : 0;
+    sp->min_p = (float)a->min_p;
+    sp->repetition_penalty = a->set_rep ? (float)a->repetition_penalty : gc->repetition_penalty;
+    sp->seed = a->seed;
+}
+
+static whet_status push_message(cJSON *history, const char *role, const char *content, whet_error *err) {
+    cJSON *m = cJSON_CreateObject();
+    if (!m || !cJSON_AddStringToObject(m, "role", role) || !cJSON_AddStringToObject(m, "content", content) ||
+        !cJSON_AddItemToArray(history, m)) {
+        cJSON_Delete(m);
+        return whet_errorf(err, WHET_ERR_NOMEM, "out of memory");
+    }
+    return WHET_OK;
+}
+
+/* One turn: add the user message, generate (streamed), add the answer. */
+static whet_status chat_turn(chat *c, const char *user, whet_error *err) {
+    WHET_TRY(push_message(c->history, "user", user, err));
+    whet_tokens ids = {0};
+    whet_status st = build_prompt(c, &ids, err);
+    int max_new = c->a.set_max ? (int)c->a.max_new_tokens : c->gc.max_new_tokens > 0 ? c->gc.max_new_tokens : 1024;
+    int ctx = c->m->cfg.max_position_embeddings;
+    if (st == WHET_OK && ctx > 0 && (int64_t)ids.n + max_new > ctx) {
+        max_new = ctx - (int)ids.n;
+        if (max_new <= 0)
+            st = whet_errorf(err, WHET_ERR_INVALID_ARG, "the conversation is %zu tokens, the model's context is %d; "
+                                                        "type `clear` to start over", ids.n, ctx);
+    }
+    int32_t *out = st == WHET_OK ? malloc((size_t)(max_new > 0 ? max_new : 1) * sizeof *out) : NULL;
+    if (st == WHET_OK && !out) st = whet_errorf(err, WHET_ERR_NOMEM, "out of memory");
+    answer_stream s = {.c = c};
+    whet_detok_init(&s.detok, c->tok, true);
+    whet_sb_init(&s.piece);
+    int n_out = 0;
+    whet_generate_stats gs = {0};
+    if (st == WHET_OK) {
+        whet_generate_opts o = {.max_new_tokens = max_new, .eos_ids = c->stop.ids, .n_eos = (int)c->stop.n,
+                                .on_token = on_token, .on_token_ctx = &s};
+        fill_sampling(c, &o.sampling);
+        st = whet_generate(c->m, ids.ids, (int)ids.n, &o, out, &n_out, &gs, err);
+        if (st == WHET_OK && s.status != WHET_OK) st = s.status, *err = s.err;
+    }
+    if (st == WHET_OK) {
+        whet_sb_clear(&s.piece);
+        st = whet_detok_flush(&s.detok, &s.piece, err);
+        if (s.piece.len) fwrite(s.piece.data, 1, s.piece.len, stdout);
+        printf("\n");
+        fflush(stdout);
+    }
+    whet_strbuf answer;
+    whet_sb_init(&answer);
+    int n_text = n_out > 0 && is_stop(c, out[n_out - 1]) ? n_out - 1 : n_out, n_kept = 0;
+    for (int i = 0; i < n_text; i++)
+        if (in_vocab(c, out[i])) out[n_kept++] = out[i];
+    if (st == WHET_OK) st = whet_tokenizer_decode(c->tok, out, (size_t)n_kept, true, &answer, err);
+    if (st == WHET_OK) st = push_message(c->history, "assistant", answer.len ? answer.data : "", err);
+    else cJSON_DeleteItemFromArray(c->history, cJSON_GetArraySize(c->history) - 1); /* drop the failed user turn */
+    if (st == WHET_OK && c->a.verbose)
+        fprintf(stderr, "[prompt %d tokens, %.1f tok/s prefill; answer %d tokens, %.1f tok/s%s]\n", gs.n_prompt,
+                gs.prefill_seconds > 0 ? gs.n_prompt / gs.prefill_seconds : 0.0, gs.n_new,
+                gs.decode_seconds > 0 ? (gs.n_new - 1) / gs.decode_seconds : 0.0, gs.stopped_at_eos ? ", stopped at eos" : "");
+    whet_sb_free(&answer);
+    whet_detok_free(&s.detok);
+    whet_sb_free(&s.piece);
+    whet_tokens_free(&ids);
+    free(out);
+    return st;
+}
+
+/* Strip the trailing newline (and CR) getline keeps. */
+static void chomp(char *line) {
+    size_t n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = 0;
+}
+
+static int repl(chat *c) {
+    printf("Welcome to the CLI application, use `clear` to remove the history, use `exit` to exit the application.\n");
+    char *line = NULL;
+    size_t cap = 0;
+    int rc = 0;
+    for (;;) {
+        printf("\nUser: ");
+        fflush(stdout);
+        if (getline(&line, &cap, stdin) < 0) { printf("\n"); break; }
+        chomp(line);
+        if (!strcmp(line, "exit") || !strcmp(line, "/exit")) break;
+        if (!strcmp(line, "clear") || !strcmp(line, "/clear")) {
+            cJSON_Delete(c->history);
+            c->history = cJSON_CreateArray();
+            printf("History has been removed.\n");
+            continue;
+        }
+        if (!line[0]) continue;
+        printf("Assistant: ");
+        fflush(stdout);
+        whet_error err = {0};
+        if (chat_turn(c, line, &err) != WHET_OK) {
+            printf("\n");
+            whet_cli_fail("chat", err.msg);
+            if (err.code == WHET_ERR_NOMEM || err.code == WHET_ERR_INTERNAL) { rc = 1; break; }
+        }
+    }
+    free(line);
+    return rc;
+}
+
+static int run_chat(int argc, char **argv) {
+    if (whet_cli_wants_help(argc, argv)) {
+        usage();
+        return 0;
+    }
+    chat c = {0};
+    if (parse_args(argc, argv, &c.a)) return 2;
+    if (!c.a.model_dir) return whet_cli_fail("chat", "--model_name_or_path DIR is required (a Hugging Face model folder)");
+    if (c.a.set_max && c.a.max_new_tokens <= 0) return whet_cli_fail("chat", "--max_new_tokens must be at least 1");
+    whet_error err = {0};
+    int rc = 0;
+    if (chat_open(&c, &err) != WHET_OK) rc = whet_cli_fail("chat", err.msg);
+    else if (c.a.prompt) rc = chat_turn(&c, c.a.prompt, &err) == WHET_OK ? 0 : whet_cli_fail("chat", err.msg);
+    else rc = repl(&c);
+    chat_free(&c);
+    return rc;
+}
+
+const whet_command whet_cmd_chat = {"chat", "chat with a model (its chat template, streamed; --prompt for one turn)", run_chat};
