@@ -13,12 +13,9 @@
 #include <time.h>
 #include "data/dataset.h"
 #include "data/sft_cache.h"
+#include "data/sft_pack.h"
 #include "data/sft_dataset.h"
 
-typedef struct {
-    whet_sft_example *items;
-    size_t n, cap;
-} ex_list;
 
 static double now_seconds(void) {
     struct timespec ts;
@@ -26,7 +23,8 @@ static double now_seconds(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static whet_status ex_push(ex_list *l, int32_t *ids, int32_t *labels, int64_t len, const char *origin, whet_error *err) {
+whet_status whet_ex_push(whet_ex_list *l, int32_t *ids, int32_t *labels, int64_t len, const char *origin,
+                         whet_error *err) {
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 256;
         whet_sft_example *ni = realloc(l->items, cap * sizeof *ni);
@@ -48,7 +46,7 @@ static void note_index(char *buf, size_t cap, size_t *count, size_t idx) {
 }
 
 static whet_status encode_sft(const whet_dataset_attr *a, const cJSON *recs, const whet_chat_format *f,
-                              const whet_sft_options *o, ex_list *out, whet_error *err) {
+                              const whet_sft_options *o, whet_ex_list *out, whet_error *err) {
     size_t idx = 0, n_bad = 0, n_nolabel = 0;
     char bad[200] = "", nolabel[200] = "";
     whet_status s = WHET_OK;
@@ -76,7 +74,7 @@ static whet_status encode_sft(const whet_dataset_attr *a, const cJSON *recs, con
         }
         char origin[4200];
         snprintf(origin, sizeof origin, "%s record %zu", a->path, idx);
-        s = ex_push(out, ids, labels, len, origin, err);
+        s = whet_ex_push(out, ids, labels, len, origin, err);
         if (s != WHET_OK) { free(ids); free(labels); }
     }
     if (n_bad)
@@ -91,7 +89,7 @@ static whet_status encode_sft(const whet_dataset_attr *a, const cJSON *recs, con
 
 /* PretrainDatasetProcessor: text + eos; packing concatenates and cuts cutoff_len blocks. */
 static whet_status encode_pt(const whet_dataset_attr *a, const cJSON *recs, const whet_chat_format *f, long long cutoff,
-                             bool packing, const char *template_name, ex_list *out, whet_error *err) {
+                             bool packing, const char *template_name, whet_ex_list *out, whet_error *err) {
     const whet_tokenizer *tok = f->tok;
     const char *eos = strcmp(template_name, "llama3") == 0 ? "<|end_of_text|>" : f->eos_text;
     bool add_bos = whet_tokenizer_add_bos(tok) && whet_tokenizer_bos_id(tok) >= 0;
@@ -119,7 +117,7 @@ static whet_status encode_pt(const whet_dataset_attr *a, const cJSON *recs, cons
                 memcpy(lab, t.ids, (size_t)len * sizeof *lab);
                 char origin[4200];
                 snprintf(origin, sizeof origin, "%s record %zu", a->path, idx);
-                s = ex_push(out, ids, lab, len, origin, err);
+                s = whet_ex_push(out, ids, lab, len, origin, err);
             }
         }
         whet_tokens_free(&t);
@@ -133,102 +131,9 @@ static whet_status encode_pt(const whet_dataset_attr *a, const cJSON *recs, cons
         memcpy(lab, ids, (size_t)cutoff * sizeof *lab);
         char origin[4200];
         snprintf(origin, sizeof origin, "%s block %zu", a->path, b);
-        s = ex_push(out, ids, lab, cutoff, origin, err);
+        s = whet_ex_push(out, ids, lab, cutoff, origin, err);
     }
     whet_tokens_free(&all);
-    return s;
-}
-
-static int cmp_len(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* PackedSupervisedDatasetProcessor: drop examples longer than cutoff, greedy_knapsack the lengths
- * (sorted ascending; each pack repeatedly takes the largest length that still fits, bisect-style),
- * take the examples of a length last-in first, pad each pack to cutoff + 1. */
-static whet_status whet_sft_pack(ex_list *l, long long cutoff, bool neat, int32_t pad, whet_error *err) {
-    size_t n = 0, dropped = 0;
-    for (size_t i = 0; i < l->n; i++) {
-        if (l->items[i].len > cutoff) {
-            dropped++;
-            free(l->items[i].input_ids); free(l->items[i].labels); free((char *)l->items[i].origin);
-        } else {
-            l->items[n++] = l->items[i];
-        }
-    }
-    l->n = n;
-    if (dropped) WHET_LOGW("packing: dropped %zu examples longer than cutoff_len %lld", dropped, cutoff);
-    /* (length, index) pairs sorted by length then index: popping a length takes its largest index */
-    int64_t *key = malloc((n ? n : 1) * 2 * sizeof *key);
-    bool *used = calloc(n ? n : 1, sizeof *used);
-    ex_list out = {0};
-    whet_status s = (key && used) ? WHET_OK : whet_errorf(err, WHET_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < n && s == WHET_OK; i++) { key[2 * i] = l->items[i].len; key[2 * i + 1] = (int64_t)i; }
-    if (s == WHET_OK) qsort(key, n, 2 * sizeof *key, cmp_len);
-    /* numbers: the remaining sorted lengths (as positions into key[]) */
-    size_t remaining = n;
-    size_t *num = malloc((n ? n : 1) * sizeof *num);
-    if (!num && s == WHET_OK) s = whet_errorf(err, WHET_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < n && num; i++) num[i] = i;
-    for (size_t pack = 0; remaining && s == WHET_OK; pack++) {
-        long long cap = cutoff;
-        size_t members[4096], nm = 0;
-        while (nm < 4096) {
-            /* bisect_right(numbers, cap) - 1 */
-            size_t lo = 0, hi = remaining;
-            while (lo < hi) { size_t mid = (lo + hi) / 2; if (key[2 * num[mid]] <= cap) lo = mid + 1; else hi = mid; }
-            if (lo == 0) break;
-            size_t pos = lo - 1;
-            int64_t len = key[2 * num[pos]];
-            /* length2indexes[len].pop(): the last (largest) index not used yet among this length */
-            size_t pick = (size_t)-1;
-            for (size_t q = n; q-- > 0;)
-                if (key[2 * q] == len && !used[key[2 * q + 1]]) { pick = (size_t)key[2 * q + 1]; break; }
-            used[pick] = true;
-            members[nm++] = pick;
-            cap -= len;
-            memmove(num + pos, num + pos + 1, (remaining - pos - 1) * sizeof *num);
-            remaining--;
-        }
-        int64_t row = cutoff + 1;
-        int32_t *ids = malloc((size_t)row * 4), *lab = malloc((size_t)row * 4), *posi = malloc((size_t)row * 4);
-        int32_t *seg = neat ? malloc((size_t)row * 4) : NULL;
-        if (!ids || !lab || !posi || (neat && !seg)) {
-            free(ids); free(lab); free(posi); free(seg);
-            s = whet_errorf(err, WHET_ERR_NOMEM, "out of memory");
-            break;
-        }
-        int64_t at = 0;
-        for (size_t m = 0; m < nm; m++) {
-            const whet_sft_example *e = &l->items[members[m]];
-            memcpy(ids + at, e->input_ids, (size_t)e->len * 4);
-            memcpy(lab + at, e->labels, (size_t)e->len * 4);
-            for (int64_t q = 0; q < e->len; q++) {
-                posi[at + q] = (int32_t)q;
-                if (seg) seg[at + q] = (int32_t)m + 1;
-            }
-            at += e->len;
-        }
-        for (; at < row; at++) { ids[at] = pad; lab[at] = WHET_IGNORE_INDEX; posi[at] = 0; if (seg) seg[at] = 0; }
-        char origin[128];
-        snprintf(origin, sizeof origin, "pack %zu (%zu examples, first %.60s)", pack, nm,
-                 nm ? l->items[members[0]].origin : "-");
-        s = ex_push(&out, ids, lab, row, origin, err);
-        if (s == WHET_OK) { out.items[out.n - 1].position_ids = posi; out.items[out.n - 1].segment_ids = seg; }
-        else { free(ids); free(lab); free(posi); free(seg); }
-    }
-    if (s != WHET_OK) {
-        whet_sft_dataset tmp = {out.items, out.n, NULL, false};
-        whet_sft_dataset_free(&tmp);
-        out = (ex_list){0};
-    }
-    for (size_t i = 0; i < n; i++) { free(l->items[i].input_ids); free(l->items[i].labels); free((char *)l->items[i].origin); }
-    free(l->items);
-    free(key);
-    free(used);
-    free(num);
-    *l = out;
     return s;
 }
 
@@ -264,7 +169,7 @@ static whet_status build(const whet_lf_args *args, const char *key, const whet_t
     /* LLaMA-Factory: when packing, cutoff_len -= 1 (a pack is padded to cutoff_len + 1) */
     whet_sft_options o = {whet_lf_args_int(args, "cutoff_len") - (sft_pack ? 1 : 0),
                           whet_lf_args_bool(args, "train_on_prompt"), whet_lf_args_bool(args, "mask_history")};
-    ex_list l = {0};
+    whet_ex_list l = {0};
     whet_status s = WHET_OK;
     for (char **nm = names; *nm && s == WHET_OK; nm++) {
         whet_dataset_attr a;
