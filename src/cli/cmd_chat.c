@@ -3,7 +3,8 @@
  * chat template (tokenizer_config.json / chat_template.jinja, rendered as
  * transformers' apply_chat_template with add_generation_prompt) or, with
  * --template NAME, with a LLaMA-Factory template, then generated with
- * streamed output (never half a UTF-8 character). Interactive on stdin
+ * streamed output (never half a UTF-8 character, never text a later byte
+ * token could change). Interactive on stdin
  * (`clear` resets the history, `exit` quits; /clear and /exit too), or one
  * turn with --prompt TEXT. --adapter_name_or_path merges a PEFT LoRA adapter
  * at load. */
@@ -142,11 +143,18 @@ static whet_status build_prompt(chat *c, whet_tokens *ids, whet_error *err) {
     return st;
 }
 
-/* Streaming output of one answer. */
+/* Streaming output of one answer, in the incremental scheme of vLLM's
+ * detokenize_incrementally: the ids since `prefix` are decoded with and
+ * without the ids since `read`, and the difference is printed once final.
+ * Unlike the tokenizer's whet_detok_stream, nothing is printed while the
+ * last id is a byte-fallback token: HF's ByteFallback decodes a whole run of
+ * byte tokens at once (an invalid run becomes one U+FFFD per byte), so a
+ * later byte can change text an earlier one produced ("E" + 0xC3 -> two
+ * U+FFFD). Everything printed concatenates to HF's decode of the answer. */
 typedef struct {
     const chat *c;
-    whet_detok_stream detok;
-    whet_strbuf piece;
+    whet_tokens ids;
+    size_t prefix, read;
     whet_status status;
     whet_error err;
 } answer_stream;
@@ -161,15 +169,39 @@ static bool is_stop(const chat *c, int32_t id) {
  * checkpoints); HF's decode skips such ids, and so does the chat output. */
 static bool in_vocab(const chat *c, int32_t id) { return id >= 0 && id < whet_tokenizer_vocab_size(c->tok); }
 
+static bool ends_incomplete(const whet_strbuf *b) {
+    return b->len >= 3 && memcmp(b->data + b->len - 3, "\xef\xbf\xbd", 3) == 0;
+}
+
+/* Print what is final; `force` (the end of the answer) prints everything left. */
+static whet_status stream_step(answer_stream *s, bool force, whet_error *err) {
+    whet_strbuf ctx, all;
+    whet_sb_init(&ctx);
+    whet_sb_init(&all);
+    const int32_t *ids = s->ids.ids + s->prefix;
+    whet_status st = whet_tokenizer_decode(s->c->tok, ids, s->read - s->prefix, true, &ctx, err);
+    if (st == WHET_OK) st = whet_tokenizer_decode(s->c->tok, ids, s->ids.n - s->prefix, true, &all, err);
+    if (st == WHET_OK && (force || !ends_incomplete(&all))) {
+        size_t from = ctx.len;
+        if (all.len < ctx.len || memcmp(all.data, ctx.data ? ctx.data : "", ctx.len) != 0) /* never split a character */
+            while (from < all.len && ((unsigned char)all.data[from] & 0xC0) == 0x80) from++;
+        if (all.len > from) fwrite(all.data + from, 1, all.len - from, stdout);
+        fflush(stdout);
+        s->prefix = s->read;
+        s->read = s->ids.n;
+    }
+    whet_sb_free(&ctx);
+    whet_sb_free(&all);
+    return st;
+}
+
 static bool on_token(void *ctx, int32_t id) {
     answer_stream *s = ctx;
     if (is_stop(s->c, id) || !in_vocab(s->c, id)) return true;
-    whet_sb_clear(&s->piece);
-    s->status = whet_detok_feed(&s->detok, id, &s->piece, &s->err);
-    if (s->status != WHET_OK) return false;
-    if (s->piece.len) fwrite(s->piece.data, 1, s->piece.len, stdout);
-    fflush(stdout);
-    return true;
+    s->status = whet_tokens_push(&s->ids, id, &s->err);
+    if (s->status == WHET_OK && whet_tokenizer_token_type(s->c->tok, id) != WHET_TOKEN_BYTE)
+        s->status = stream_step(s, false, &s->err);
+    return s->status == WHET_OK;
 }
 
 static void fill_sampling(const chat *c, whet_sampler_params *sp) {
@@ -210,8 +242,6 @@ static whet_status chat_turn(chat *c, const char *user, whet_error *err) {
     int32_t *out = st == WHET_OK ? malloc((size_t)(max_new > 0 ? max_new : 1) * sizeof *out) : NULL;
     if (st == WHET_OK && !out) st = whet_errorf(err, WHET_ERR_NOMEM, "out of memory");
     answer_stream s = {.c = c};
-    whet_detok_init(&s.detok, c->tok, true);
-    whet_sb_init(&s.piece);
     int n_out = 0;
     whet_generate_stats gs = {0};
     if (st == WHET_OK) {
@@ -221,19 +251,11 @@ static whet_status chat_turn(chat *c, const char *user, whet_error *err) {
         st = whet_generate(c->m, ids.ids, (int)ids.n, &o, out, &n_out, &gs, err);
         if (st == WHET_OK && s.status != WHET_OK) st = s.status, *err = s.err;
     }
-    if (st == WHET_OK) {
-        whet_sb_clear(&s.piece);
-        st = whet_detok_flush(&s.detok, &s.piece, err);
-        if (s.piece.len) fwrite(s.piece.data, 1, s.piece.len, stdout);
-        printf("\n");
-        fflush(stdout);
-    }
+    if (st == WHET_OK && s.read < s.ids.n) st = stream_step(&s, true, err);
+    if (st == WHET_OK) printf("\n"), fflush(stdout);
     whet_strbuf answer;
     whet_sb_init(&answer);
-    int n_text = n_out > 0 && is_stop(c, out[n_out - 1]) ? n_out - 1 : n_out, n_kept = 0;
-    for (int i = 0; i < n_text; i++)
-        if (in_vocab(c, out[i])) out[n_kept++] = out[i];
-    if (st == WHET_OK) st = whet_tokenizer_decode(c->tok, out, (size_t)n_kept, true, &answer, err);
+    if (st == WHET_OK) st = whet_tokenizer_decode(c->tok, s.ids.ids, s.ids.n, true, &answer, err);
     if (st == WHET_OK) st = push_message(c->history, "assistant", answer.len ? answer.data : "", err);
     else cJSON_DeleteItemFromArray(c->history, cJSON_GetArraySize(c->history) - 1); /* drop the failed user turn */
     if (st == WHET_OK && c->a.verbose)
@@ -241,8 +263,7 @@ static whet_status chat_turn(chat *c, const char *user, whet_error *err) {
                 gs.prefill_seconds > 0 ? gs.n_prompt / gs.prefill_seconds : 0.0, gs.n_new,
                 gs.decode_seconds > 0 ? (gs.n_new - 1) / gs.decode_seconds : 0.0, gs.stopped_at_eos ? ", stopped at eos" : "");
     whet_sb_free(&answer);
-    whet_detok_free(&s.detok);
-    whet_sb_free(&s.piece);
+    whet_tokens_free(&s.ids);
     whet_tokens_free(&ids);
     free(out);
     return st;
