@@ -1,11 +1,12 @@
 /* template_tools.c: LLaMA-Factory's tool formats (data/tool_utils.py) for the
- * `default` and `qwen` tool_format: the tool list appended to the system
+ * `default`, `qwen`, `llama3` and `mistral` tool_format: the tool list appended to the system
  * prompt and the rendering of an assistant's function call, plus Python's
  * json.dumps(ensure_ascii=False) that both rely on. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "data/template_impl.h"
 
 static void dump_string(const char *s, whet_strbuf *out) {
@@ -37,6 +38,33 @@ static void dump_number(double d, whet_strbuf *out) {
         if (strtod(buf, NULL) == d) break;
     }
     whet_sb_puts(out, buf);
+}
+
+static void newline_indent(whet_strbuf *out, int indent, int level) {
+    whet_sb_putc(out, '\n');
+    for (int i = 0; i < indent * level; i++) whet_sb_putc(out, ' ');
+}
+
+/* json.dumps(v, indent=indent, ensure_ascii=False): indent > 0 puts every item on its own line
+ * (item separator ",", key separator ": "), as Python does. */
+static void dumps_indent(const cJSON *v, int indent, int level, whet_strbuf *out) {
+    bool arr = cJSON_IsArray(v);
+    if ((!arr && !cJSON_IsObject(v)) || !v->child) { whet_py_json_dumps(v, out); return; }
+    whet_sb_putc(out, arr ? '[' : '{');
+    for (const cJSON *it = v->child; it; it = it->next) {
+        newline_indent(out, indent, level + 1);
+        if (!arr) {
+            cJSON key = {0};
+            key.type = cJSON_String;
+            key.valuestring = it->string;
+            whet_py_json_dumps(&key, out);
+            whet_sb_puts(out, ": ");
+        }
+        dumps_indent(it, indent, level + 1, out);
+        if (it->next) whet_sb_putc(out, ',');
+    }
+    newline_indent(out, indent, level);
+    whet_sb_putc(out, arr ? ']' : '}');
 }
 
 void whet_py_json_dumps(const cJSON *v, whet_strbuf *out) {
@@ -121,19 +149,55 @@ static void default_tools(const cJSON *tools, whet_strbuf *out) {
     whet_sb_free(&names);
 }
 
+/* {"type": "function", "function": tool} unless the tool is already wrapped. */
+static void dump_wrapped(const cJSON *t, int indent, whet_strbuf *out) {
+    if (strcmp(str_or(t, "type", ""), "function") == 0) { indent ? dumps_indent(t, indent, 0, out) : whet_py_json_dumps(t, out); return; }
+    cJSON *w = cJSON_CreateObject();
+    cJSON_AddStringToObject(w, "type", "function");
+    cJSON_AddItemReferenceToObject(w, "function", (cJSON *)t);
+    if (indent) dumps_indent(w, indent, 0, out);
+    else whet_py_json_dumps(w, out);
+    cJSON_Delete(w);
+}
+
+/* Llama3ToolUtils.tool_formatter; the date is today's ("%d %b %Y"), or $WHET_TOOL_DATE. */
+static void llama3_tools(const cJSON *tools, whet_strbuf *out) {
+    char date[64];
+    const char *fixed = getenv("WHET_TOOL_DATE");
+    if (fixed) snprintf(date, sizeof date, "%s", fixed);
+    else {
+        time_t now = time(NULL);
+        struct tm tm;
+        localtime_r(&now, &tm);
+        strftime(date, sizeof date, "%d %b %Y", &tm);
+    }
+    whet_sb_printf(out, "Cutting Knowledge Date: December 2023\nToday Date: %s\n\nYou have access to the following "
+                        "functions. To call a function, please respond with JSON for a function call. Respond in the "
+                        "format {\"name\": function name, \"parameters\": dictionary of argument name and its value}. "
+                        "Do not use variables.\n\n", date);
+    for (const cJSON *t = tools->child; t; t = t->next) {
+        dump_wrapped(t, 4, out);
+        whet_sb_puts(out, "\n\n");
+    }
+}
+
+/* MistralToolUtils.tool_formatter */
+static void mistral_tools(const cJSON *tools, whet_strbuf *out) {
+    whet_sb_puts(out, "[AVAILABLE_TOOLS] [");
+    for (const cJSON *t = tools->child; t; t = t->next) {
+        dump_wrapped(t, 0, out);
+        if (t->next) whet_sb_puts(out, ", ");
+    }
+    whet_sb_puts(out, "][/AVAILABLE_TOOLS]");
+}
+
 /* QwenToolUtils.tool_formatter */
 static void qwen_tools(const cJSON *tools, whet_strbuf *out) {
     whet_sb_puts(out, "\n\n# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"
                       "You are provided with function signatures within <tools></tools> XML tags:\n<tools>");
     for (const cJSON *t = tools->child; t; t = t->next) {
         whet_sb_putc(out, '\n');
-        if (strcmp(str_or(t, "type", ""), "function") == 0) {
-            whet_py_json_dumps(t, out);
-        } else {
-            whet_sb_puts(out, "{\"type\": \"function\", \"function\": ");
-            whet_py_json_dumps(t, out);
-            whet_sb_putc(out, '}');
-        }
+        dump_wrapped(t, 0, out);
     }
     whet_sb_puts(out, "\n</tools>\n\nFor each function call, return a json object with function name and arguments "
                       "within <tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": <function-name>, "
@@ -155,7 +219,9 @@ whet_status whet_template_tool_text(const char *format, const char *tools_json, 
     whet_status s = WHET_OK;
     if (strcmp(format, "default") == 0) default_tools(tools, out);
     else if (strcmp(format, "qwen") == 0) qwen_tools(tools, out);
-    else s = whet_errorf(err, WHET_ERR_UNSUPPORTED, "tool_format '%s' is not supported yet (whet: default, qwen)", format);
+    else if (strcmp(format, "llama3") == 0) llama3_tools(tools, out);
+    else if (strcmp(format, "mistral") == 0) mistral_tools(tools, out);
+    else s = whet_errorf(err, WHET_ERR_UNSUPPORTED, "tool_format '%s' is not supported yet (whet: default, qwen, llama3, mistral)", format);
     cJSON_Delete(tools);
     return s;
 }
@@ -168,16 +234,25 @@ whet_status whet_template_function_text(const char *format, const char *content,
         cJSON_AddItemToArray(arr, calls);
         calls = arr;
     }
-    bool qwen = strcmp(format, "qwen") == 0;
+    bool qwen = strcmp(format, "qwen") == 0, dflt = strcmp(format, "default") == 0;
+    bool llama3 = strcmp(format, "llama3") == 0, mistral = strcmp(format, "mistral") == 0;
     whet_status s = WHET_OK;
-    if (!qwen && strcmp(format, "default") != 0)
-        s = whet_errorf(err, WHET_ERR_UNSUPPORTED, "tool_format '%s' is not supported yet (whet: default, qwen)", format);
+    if (!qwen && !dflt && !llama3 && !mistral)
+        s = whet_errorf(err, WHET_ERR_UNSUPPORTED, "tool_format '%s' is not supported yet (whet: default, qwen, llama3, mistral)", format);
+    cJSON *objs = cJSON_CreateArray();   /* llama3 / mistral: re-keyed call objects */
     for (const cJSON *c = calls->child; c && s == WHET_OK; c = c->next) {
         const cJSON *name = cJSON_GetObjectItemCaseSensitive(c, "name");
         const cJSON *args = cJSON_GetObjectItemCaseSensitive(c, "arguments");
         if (!cJSON_IsString(name) || !args) {
             s = whet_errorf(err, WHET_ERR_FORMAT, "a function call needs \"name\" and \"arguments\": %.80s", content);
             break;
+        }
+        if (llama3 || mistral) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "name", name->valuestring);
+            cJSON_AddItemToObject(o, llama3 ? "parameters" : "arguments", cJSON_Duplicate(args, true));
+            cJSON_AddItemToArray(objs, o);
+            continue;
         }
         if (c != calls->child) whet_sb_putc(out, '\n');
         if (qwen) {
@@ -191,6 +266,9 @@ whet_status whet_template_function_text(const char *format, const char *content,
             whet_py_json_dumps(args, out);
         }
     }
+    if (s == WHET_OK && llama3) whet_py_json_dumps(cJSON_GetArraySize(objs) == 1 ? objs->child : objs, out);
+    if (s == WHET_OK && mistral) whet_py_json_dumps(objs, out);
+    cJSON_Delete(objs);
     cJSON_Delete(calls);
     return s;
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 #include "data/dataset.h"
+#include "data/template_impl.h"
 #include "data/sft_dataset.h"
 #include "test.h"
 
@@ -121,6 +122,52 @@ static void test_tools(void) {
         free(s);
     }
     whet_sft_dataset_free(&d);
+}
+
+/* llama3 tool format on llama3-tiny: json.dumps(indent=4) of the wrapped tool (expected text produced by
+ * Python's json on the same record), the dated preamble, {"name", "parameters"} calls. */
+static void test_tools_llama3(void) {
+    whet_error err = {0};
+    whet_tokenizer *l3 = NULL;
+    CHECK_OK(whet_tokenizer_load_dir(WHET_FIXTURES "/models/llama3-tiny", &l3, &err), &err);
+    if (!l3) return;
+    setenv("WHET_TOOL_DATE", "06 Dec 2026", 1);
+    whet_lf_args *a = args_from("{\"dataset\":\"glaive_toolcall_en_demo\",\"dataset_dir\":\"" LF "\","
+                                "\"template\":\"llama3\",\"max_samples\":1}");
+    whet_sft_dataset d = {0};
+    if (a) CHECK_OK(whet_sft_dataset_load(a, l3, &d, &err), &err);
+    if (d.n == 1) {
+        whet_strbuf sb;
+        whet_sb_init(&sb);
+        CHECK_OK(whet_tokenizer_decode(l3, d.items[0].input_ids, (size_t)d.items[0].len, false, &sb, &err), &err);
+        const char *want_sys =
+            "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\n"
+            "Today Date: 06 Dec 2026\n\nYou have access to the following functions. To call a function, please respond "
+            "with JSON for a function call. Respond in the format {\"name\": function name, \"parameters\": dictionary of "
+            "argument name and its value}. Do not use variables.\n\n"
+            "{\n    \"type\": \"function\",\n    \"function\": {\n        \"name\": \"search_recipes\",\n        "
+            "\"description\": \"Search for recipes based on ingredients\",\n        \"parameters\": {\n            "
+            "\"type\": \"object\",\n            \"properties\": {\n                \"ingredients\": {\n                    "
+            "\"type\": \"array\",\n                    \"items\": {\n                        \"type\": \"string\"\n       "
+            "             },\n                    \"description\": \"The ingredients to search for\"\n                }\n   "
+            "         },\n            \"required\": [\n                \"ingredients\"\n            ]\n        }\n    }\n}"
+            "\n\n<|eot_id|>";
+        CHECK_MSG(sb.data && strncmp(sb.data, want_sys, strlen(want_sys)) == 0, "%s", sb.data);
+        CHECK(sb.data && strstr(sb.data, "<|end_header_id|>\n\n{\"name\": \"search_recipes\", \"parameters\": "
+                                         "{\"ingredients\": [\"chicken\", \"bell peppers\", \"rice\"]}}<|eot_id|>"
+                                         "<|start_header_id|>ipython<|end_header_id|>\n\n{\"recipes\"") != NULL);
+        whet_sb_free(&sb);
+    }
+    whet_sft_dataset_free(&d);
+    whet_lf_args_free(a);
+    /* mistral: one-line wrapped list (Python's json.dumps of the same tools) */
+    whet_strbuf t;
+    whet_sb_init(&t);
+    CHECK_OK(whet_template_tool_text("mistral", "[{\"name\": \"f\", \"description\": \"d\", \"parameters\": {}}]", &t, &err), &err);
+    CHECK_STR_EQ(t.data, "[AVAILABLE_TOOLS] [{\"type\": \"function\", \"function\": {\"name\": \"f\", \"description\": \"d\", "
+                         "\"parameters\": {}}}][/AVAILABLE_TOOLS]");
+    whet_sb_free(&t);
+    whet_tokenizer_free(l3);
 }
 
 static void test_truncation(void) {
@@ -411,6 +458,7 @@ int main(void) {
     test_alpaca_history();
     test_sharegpt();
     test_tools();
+    test_tools_llama3();
     test_truncation();
     test_counts_split_pt();
     test_errors();
