@@ -119,7 +119,7 @@ static const whet_lf_key KEYS[] = {
     Y("data", "tool_format", S, NULL, NULL, NULL, "override the template's tool format"),
     Y("data", "default_system", S, NULL, NULL, NULL, "override the template's default system prompt"),
     Y("data", "enable_thinking", B, "true", NULL, NULL, "reasoning templates: empty thought handling"),
-    Y("data", "preserve_thinking", B, "false", NULL, NULL, "keep CoT in the history"),
+    N("data", "preserve_thinking", B, "false", "keep CoT in the history (whet keeps training history as the data has it)"),
     N("data", "tokenized_path", S, NULL, "save/load tokenized data (whet caches by itself)"),
     N("data", "data_shared_file_system", B, "false", "multi-node cache"),
     /* ---- finetuning (FinetuningArguments) ---- */
