@@ -166,7 +166,7 @@ static whet_status eval_slice(jrender *r, jscope *sc, const jnode *e, jv *out) {
 /* ---------------- operators ---------------- */
 static bool is_num(jv v) { return v.kind == JV_INT || v.kind == JV_FLOAT || v.kind == JV_BOOL; }
 static double as_f(jv v) { return v.kind == JV_FLOAT ? v.u.f : v.kind == JV_INT ? (double)v.u.i : (double)v.u.b; }
-static int64_t as_i(jv v) { return v.kind == JV_INT ? v.u.i : (int64_t)v.u.b; }
+static int64_t as_i(jv v) { return v.kind == JV_INT ? v.u.i : v.kind == JV_BOOL ? (int64_t)v.u.b : 0; }
 
 static whet_status concat2(jrender *r, const jnode *at, jstr a, jstr b, jv *out) {
     char *s = ja_alloc(r->a, a.n + b.n + 1);

@@ -137,7 +137,7 @@ bool jdict_get_str(const jdict *d, const char *key, jv *out) { return jdict_get(
 /* ---------------- comparison ---------------- */
 static bool is_num(jv v) { return v.kind == JV_INT || v.kind == JV_FLOAT || v.kind == JV_BOOL; }
 static double num_f(jv v) { return v.kind == JV_FLOAT ? v.u.f : v.kind == JV_INT ? (double)v.u.i : (double)v.u.b; }
-static int64_t num_i(jv v) { return v.kind == JV_INT ? v.u.i : (int64_t)v.u.b; }
+static int64_t num_i(jv v) { return v.kind == JV_INT ? v.u.i : v.kind == JV_BOOL ? (int64_t)v.u.b : 0; }
 
 bool jv_equal(jv a, jv b) {
     if (is_num(a) && is_num(b)) {
