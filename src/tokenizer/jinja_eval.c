@@ -364,16 +364,10 @@ whet_status jinja_call_value(jrender *r, jscope *sc, const jnode *at, jv callee,
     return st;
 }
 
-whet_status jinja_eval(jrender *r, jscope *sc, const jnode *e, jv *out) {
+/* [a, b], (a, b) and {k: v} literals. */
+static whet_status eval_collection(jrender *r, jscope *sc, const jnode *e, jv *out) {
     jv a, b;
-    switch (e->kind) {
-    case JN_LITERAL: *out = e->lit; return WHET_OK;
-    case JN_NAME:
-        if (jscope_lookup(sc, e->name, out)) return WHET_OK;
-        if (jinja_builtin_lookup(e->name, out)) return WHET_OK;
-        *out = jv_undef(e->name);
-        return WHET_OK;
-    case JN_LIST: {
+    if (e->kind == JN_LIST) {
         jlist *l = jlist_new(r->a, e->args.n);
         if (!l) return oom(r, e);
         for (size_t i = 0; i < e->args.n; i++) {
@@ -384,17 +378,27 @@ whet_status jinja_eval(jrender *r, jscope *sc, const jnode *e, jv *out) {
         out->kind = JV_LIST, out->u.list = l;
         return WHET_OK;
     }
-    case JN_DICT: {
-        jdict *d = jdict_new(r->a, e->args.n);
-        if (!d) return oom(r, e);
-        for (size_t i = 0; i < e->args.n; i++) {
-            WHET_TRY(jinja_eval(r, sc, e->args.v[i], &a));
-            WHET_TRY(jinja_eval(r, sc, e->args2.v[i], &b));
-            if (!jdict_set(r->a, d, a, b)) return oom(r, e);
-        }
-        out->kind = JV_DICT, out->u.dict = d;
-        return WHET_OK;
+    jdict *d = jdict_new(r->a, e->args.n);
+    if (!d) return oom(r, e);
+    for (size_t i = 0; i < e->args.n; i++) {
+        WHET_TRY(jinja_eval(r, sc, e->args.v[i], &a));
+        WHET_TRY(jinja_eval(r, sc, e->args2.v[i], &b));
+        if (!jdict_set(r->a, d, a, b)) return oom(r, e);
     }
+    out->kind = JV_DICT, out->u.dict = d;
+    return WHET_OK;
+}
+
+whet_status jinja_eval(jrender *r, jscope *sc, const jnode *e, jv *out) {
+    jv a, b;
+    switch (e->kind) {
+    case JN_LITERAL: *out = e->lit; return WHET_OK;
+    case JN_NAME:
+        if (jscope_lookup(sc, e->name, out)) return WHET_OK;
+        if (jinja_builtin_lookup(e->name, out)) return WHET_OK;
+        *out = jv_undef(e->name);
+        return WHET_OK;
+    case JN_LIST: case JN_DICT: return eval_collection(r, sc, e, out);
     case JN_ATTR:
         WHET_TRY(jinja_eval(r, sc, e->a, &a));
         return jinja_getattr(r, e, a, e->name, out);

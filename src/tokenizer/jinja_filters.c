@@ -353,6 +353,66 @@ static bool string_filter(jrender *r, jstr name, jv v, const jargs *a, jv *out) 
     return true;
 }
 
+/* list, first, last, reverse, join, sum: filters over an iterable. */
+static whet_status f_iterable(jrender *r, const jnode *at, jstr name, jv v, const jargs *a, jv *out) {
+    jlist *l;
+    if (jstr_eq(name, "first") && v.kind == JV_UNDEFINED) { *out = v; return WHET_OK; }
+    WHET_TRY(jinja_iter_list(r, at, v, &l));
+    if (jstr_eq(name, "list")) {
+        jlist *c = jlist_new(r->a, l->n);
+        if (!c) return oom(r, at);
+        for (size_t i = 0; i < l->n; i++) jlist_push(r->a, c, l->items[i]);
+        *out = list_val(c);
+    } else if (jstr_eq(name, "first") || jstr_eq(name, "last")) {
+        if (!l->n) *out = jv_undef((jstr){"<empty sequence>", 16});
+        else *out = l->items[name.p[0] == 'f' ? 0 : l->n - 1];
+    } else if (jstr_eq(name, "reverse")) {
+        jlist *c = jlist_new(r->a, l->n);
+        if (!c) return oom(r, at);
+        for (size_t i = l->n; i-- > 0;) jlist_push(r->a, c, l->items[i]);
+        if (v.kind == JV_STR) {
+            whet_strbuf sb;
+            whet_sb_init(&sb);
+            for (size_t i = 0; i < c->n; i++) whet_sb_append(&sb, c->items[i].u.s.p, c->items[i].u.s.n);
+            *out = jv_sb_to_str(r->a, &sb);
+            whet_sb_free(&sb);
+        } else {
+            *out = list_val(c);
+        }
+    } else if (jstr_eq(name, "join")) {
+        jv sep = jv_cstr(""), attr;
+        jarg(a, 0, "d", &sep);
+        bool by_attr = jarg(a, 1, "attribute", &attr);
+        sep = to_str(r, sep);
+        whet_strbuf sb;
+        whet_sb_init(&sb);
+        for (size_t i = 0; i < l->n; i++) {
+            jv item = l->items[i];
+            if (by_attr) WHET_TRY(attr_path(r, at, item, attr, &item));
+            if (i) whet_sb_append(&sb, sep.u.s.p, sep.u.s.n);
+            jv_to_str(item, &sb);
+        }
+        *out = jv_sb_to_str(r->a, &sb);
+        whet_sb_free(&sb);
+    } else { /* sum */
+        jv acc = jv_int(0), attr;
+        jarg(a, 1, "start", &acc);
+        bool by_attr = jarg(a, 0, "attribute", &attr);
+        for (size_t i = 0; i < l->n; i++) {
+            jv item = l->items[i];
+            if (by_attr) WHET_TRY(attr_path(r, at, item, attr, &item));
+            bool fl = acc.kind == JV_FLOAT || item.kind == JV_FLOAT;
+            if ((acc.kind != JV_INT && acc.kind != JV_FLOAT) || (item.kind != JV_INT && item.kind != JV_FLOAT && item.kind != JV_BOOL))
+                return jfail(r, at, WHET_ERR_INVALID_ARG, "sum: unsupported operand types %s and %s", jv_type_name(acc), jv_type_name(item));
+            double xf = acc.kind == JV_FLOAT ? acc.u.f : (double)acc.u.i;
+            double yf = item.kind == JV_FLOAT ? item.u.f : item.kind == JV_INT ? (double)item.u.i : item.u.b;
+            acc = fl ? jv_float(xf + yf) : jv_int(acc.u.i + (item.kind == JV_INT ? item.u.i : item.u.b));
+        }
+        *out = acc;
+    }
+    return WHET_OK;
+}
+
 whet_status jinja_filter(jrender *r, jscope *sc, const jnode *at, jstr name, jv v, const jargs *a, jv *out) {
     jv x;
     if (string_filter(r, name, v, a, out)) return WHET_OK;
@@ -384,65 +444,9 @@ whet_status jinja_filter(jrender *r, jscope *sc, const jnode *at, jstr name, jv 
         jargs none = {0};
         return jinja_method(r, at, v, (jstr){"items", 5}, &none, out, &found);
     }
-    jlist *l;
     if (jstr_eq(name, "list") || jstr_eq(name, "first") || jstr_eq(name, "last") || jstr_eq(name, "reverse") ||
-        jstr_eq(name, "join") || jstr_eq(name, "sum")) {
-        if (jstr_eq(name, "first") && v.kind == JV_UNDEFINED) { *out = v; return WHET_OK; }
-        WHET_TRY(jinja_iter_list(r, at, v, &l));
-        if (jstr_eq(name, "list")) {
-            jlist *c = jlist_new(r->a, l->n);
-            if (!c) return oom(r, at);
-            for (size_t i = 0; i < l->n; i++) jlist_push(r->a, c, l->items[i]);
-            *out = list_val(c);
-        } else if (jstr_eq(name, "first") || jstr_eq(name, "last")) {
-            if (!l->n) *out = jv_undef((jstr){"<empty sequence>", 16});
-            else *out = l->items[name.p[0] == 'f' ? 0 : l->n - 1];
-        } else if (jstr_eq(name, "reverse")) {
-            jlist *c = jlist_new(r->a, l->n);
-            if (!c) return oom(r, at);
-            for (size_t i = l->n; i-- > 0;) jlist_push(r->a, c, l->items[i]);
-            if (v.kind == JV_STR) {
-                whet_strbuf sb;
-                whet_sb_init(&sb);
-                for (size_t i = 0; i < c->n; i++) whet_sb_append(&sb, c->items[i].u.s.p, c->items[i].u.s.n);
-                *out = jv_sb_to_str(r->a, &sb);
-                whet_sb_free(&sb);
-            } else {
-                *out = list_val(c);
-            }
-        } else if (jstr_eq(name, "join")) {
-            jv sep = jv_cstr(""), attr;
-            jarg(a, 0, "d", &sep);
-            bool by_attr = jarg(a, 1, "attribute", &attr);
-            sep = to_str(r, sep);
-            whet_strbuf sb;
-            whet_sb_init(&sb);
-            for (size_t i = 0; i < l->n; i++) {
-                jv item = l->items[i];
-                if (by_attr) WHET_TRY(attr_path(r, at, item, attr, &item));
-                if (i) whet_sb_append(&sb, sep.u.s.p, sep.u.s.n);
-                jv_to_str(item, &sb);
-            }
-            *out = jv_sb_to_str(r->a, &sb);
-            whet_sb_free(&sb);
-        } else { /* sum */
-            jv acc = jv_int(0), attr;
-            jarg(a, 1, "start", &acc);
-            bool by_attr = jarg(a, 0, "attribute", &attr);
-            for (size_t i = 0; i < l->n; i++) {
-                jv item = l->items[i];
-                if (by_attr) WHET_TRY(attr_path(r, at, item, attr, &item));
-                bool fl = acc.kind == JV_FLOAT || item.kind == JV_FLOAT;
-                if ((acc.kind != JV_INT && acc.kind != JV_FLOAT) || (item.kind != JV_INT && item.kind != JV_FLOAT && item.kind != JV_BOOL))
-                    return jfail(r, at, WHET_ERR_INVALID_ARG, "sum: unsupported operand types %s and %s", jv_type_name(acc), jv_type_name(item));
-                double xf = acc.kind == JV_FLOAT ? acc.u.f : (double)acc.u.i;
-                double yf = item.kind == JV_FLOAT ? item.u.f : item.kind == JV_INT ? (double)item.u.i : item.u.b;
-                acc = fl ? jv_float(xf + yf) : jv_int(acc.u.i + (item.kind == JV_INT ? item.u.i : item.u.b));
-            }
-            *out = acc;
-        }
-        return WHET_OK;
-    }
+        jstr_eq(name, "join") || jstr_eq(name, "sum"))
+        return f_iterable(r, at, name, v, a, out);
     if (jstr_eq(name, "abs")) {
         if (v.kind == JV_INT) *out = jv_int(v.u.i < 0 ? -v.u.i : v.u.i);
         else if (v.kind == JV_FLOAT) *out = jv_float(fabs(v.u.f));

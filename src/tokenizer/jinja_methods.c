@@ -219,6 +219,27 @@ static whet_status str_format(jrender *r, const jnode *at, jstr s, const jargs *
     return WHET_OK;
 }
 
+/* str.isdigit / isspace / isalpha / isalnum / isupper / islower. */
+static bool str_predicate(jstr s, jstr name) {
+    bool all = s.n > 0, any_cased = false;
+    for (size_t i = 0; i < s.n && all;) {
+        uint32_t c = jutf8_next(s, &i);
+        utf8proc_category_t cat = utf8proc_category((utf8proc_int32_t)c);
+        bool alpha = cat >= UTF8PROC_CATEGORY_LU && cat <= UTF8PROC_CATEGORY_LO;
+        bool digit = cat == UTF8PROC_CATEGORY_ND;
+        if (name.p[2] == 'd') all = digit;
+        else if (name.p[2] == 's') all = jis_space(c);
+        else if (jstr_eq(name, "isalpha")) all = alpha;
+        else if (jstr_eq(name, "isalnum")) all = alpha || digit;
+        else if (is_cased(c)) {
+            any_cased = true;
+            all = name.p[2] == 'u' ? cat != UTF8PROC_CATEGORY_LL : cat != UTF8PROC_CATEGORY_LU;
+        }
+    }
+    if (jstr_eq(name, "isupper") || jstr_eq(name, "islower")) all = all && any_cased;
+    return all;
+}
+
 static whet_status str_method(jrender *r, const jnode *at, jstr s, jstr name, const jargs *args, jv *out, bool *found) {
     jv a0 = jv_none(), a1 = jv_none(), a2 = jv_none();
     bool h0 = jarg(args, 0, "", &a0), h1 = jarg(args, 1, "", &a1), h2 = jarg(args, 2, "count", &a2);
@@ -278,23 +299,7 @@ static whet_status str_method(jrender *r, const jnode *at, jstr s, jstr name, co
             *out = jv_str((jstr){suf ? s.p : s.p + p.n, s.n - p.n});
     } else if (jstr_eq(name, "isdigit") || jstr_eq(name, "isspace") || jstr_eq(name, "isalpha") ||
                jstr_eq(name, "isalnum") || jstr_eq(name, "isupper") || jstr_eq(name, "islower")) {
-        bool all = s.n > 0, any_cased = false;
-        for (size_t i = 0; i < s.n && all;) {
-            uint32_t c = jutf8_next(s, &i);
-            utf8proc_category_t cat = utf8proc_category((utf8proc_int32_t)c);
-            bool alpha = cat >= UTF8PROC_CATEGORY_LU && cat <= UTF8PROC_CATEGORY_LO;
-            bool digit = cat == UTF8PROC_CATEGORY_ND;
-            if (name.p[2] == 'd') all = digit;
-            else if (name.p[2] == 's') all = jis_space(c);
-            else if (jstr_eq(name, "isalpha")) all = alpha;
-            else if (jstr_eq(name, "isalnum")) all = alpha || digit;
-            else if (is_cased(c)) {
-                any_cased = true;
-                all = name.p[2] == 'u' ? cat != UTF8PROC_CATEGORY_LL : cat != UTF8PROC_CATEGORY_LU;
-            }
-        }
-        if (jstr_eq(name, "isupper") || jstr_eq(name, "islower")) all = all && any_cased;
-        *out = jv_bool(all);
+        *out = jv_bool(str_predicate(s, name));
     } else if (jstr_eq(name, "splitlines")) {
         jlist *l = jlist_new(r->a, 0);
         if (!l) return oom(r, at);
