@@ -83,6 +83,11 @@ whet_status whet_template_stop_ids(const whet_chat_format *f, whet_tokens *ids, 
 /* The stop words as strings (the template's stop_words; NULL-terminated, static). */
 const char *const *whet_template_stop_words(const whet_template *t, size_t *n);
 
+/* LLaMA-Factory's Template.get_ollama_modelfile (llamafactory.md §7.1): the
+ * Ollama Modelfile for this template and tokenizer, byte for byte. A
+ * template with {TOKEN:x} slots is an error (LLaMA-Factory: "Dict is not supported"). */
+whet_status whet_template_ollama_modelfile(const whet_chat_format *f, whet_strbuf *out, whet_error *err);
+
 /* Python's json.dumps(v, ensure_ascii=False) with the default separators. */
 void whet_py_json_dumps(const cJSON *v, whet_strbuf *out);
 #endif
