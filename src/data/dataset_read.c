@@ -50,13 +50,14 @@ whet_status whet_dataset_read_file(const char *path, long long max, cJSON *recor
     char *text;
     size_t len;
     WHET_TRY(whet_read_file(path, &text, &len, err));
-    size_t a = 0;
+    size_t bom = len >= 3 && (unsigned char)text[0] == 0xEF && (unsigned char)text[1] == 0xBB &&
+                         (unsigned char)text[2] == 0xBF ? 3 : 0;
+    size_t a = bom;
     while (a < len && (text[a] == ' ' || text[a] == '\n' || text[a] == '\t' || text[a] == '\r')) a++;
-    if (len >= 3 && (unsigned char)text[0] == 0xEF && (unsigned char)text[1] == 0xBB && (unsigned char)text[2] == 0xBF) a = 3;
     whet_status s = WHET_OK;
     if (a < len && text[a] == '[') {
         cJSON *arr;
-        s = whet_json_parse(text, len, path, &arr, err);
+        s = whet_json_parse(text + bom, len - bom, path, &arr, err);
         if (s == WHET_OK) {
             long long idx = 0;
             while (arr->child && (max < 0 || idx < max)) {
@@ -72,7 +73,7 @@ whet_status whet_dataset_read_file(const char *path, long long max, cJSON *recor
             cJSON_Delete(arr);
         }
     } else {
-        s = read_jsonl(path, text, len, max, records, err);
+        s = read_jsonl(path, text + bom, len - bom, max, records, err);
     }
     free(text);
     return s;

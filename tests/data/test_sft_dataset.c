@@ -226,6 +226,9 @@ static void test_counts_split_pt(void) {
     load("{\"dataset\":\"identity\",\"dataset_dir\":\"" LF "\",\"template\":\"qwen\",\"max_samples\":5}", &d, WHET_OK, NULL);
     CHECK_EQ_INT(d.n, 5);
     whet_sft_dataset_free(&d);
+    load("{\"dataset\":\"bom_demo\",\"dataset_dir\":\"" LF "\",\"template\":\"empty\"}", &d, WHET_OK, NULL);
+    CHECK_EQ_INT(d.n, 1);   /* a UTF-8 byte-order mark is skipped */
+    whet_sft_dataset_free(&d);
     load("{\"dataset\":\"folder_demo\",\"dataset_dir\":\"" LF "\",\"template\":\"empty\"}", &d, WHET_OK, NULL);
     CHECK_EQ_INT(d.n, 3);
     if (d.n == 3) { check_spans(&d.items[0], "[P:a1][R:o]"); check_spans(&d.items[2], "[P:b1][R:o]"); }
