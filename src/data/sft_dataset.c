@@ -166,8 +166,11 @@ static whet_status build(const whet_lf_args *args, const char *key, const whet_t
     const char *dir = whet_lf_args_str(args, "dataset_dir");
     long long max = whet_lf_args_is_set(args, "max_samples") ? whet_lf_args_int(args, "max_samples") : -1;
     bool sft_pack = !pt && whet_lf_args_bool(args, "packing");
-    /* LLaMA-Factory: when packing, cutoff_len -= 1 (a pack is padded to cutoff_len + 1) */
-    whet_sft_options o = {whet_lf_args_int(args, "cutoff_len") - (sft_pack ? 1 : 0),
+    /* DataArguments.__post_init__: cutoff_len -= 1 when packing is given true (or neat_packing), before
+       stage pt's packing default is filled in: so `stage: pt` alone keeps cutoff_len, `packing: true` does not */
+    bool dec = (whet_lf_args_is_set(args, "packing") && whet_lf_args_bool(args, "packing")) ||
+               whet_lf_args_bool(args, "neat_packing");
+    whet_sft_options o = {whet_lf_args_int(args, "cutoff_len") - (dec ? 1 : 0),
                           whet_lf_args_bool(args, "train_on_prompt"), whet_lf_args_bool(args, "mask_history")};
     whet_ex_list l = {0};
     whet_status s = WHET_OK;

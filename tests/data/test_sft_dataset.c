@@ -237,10 +237,17 @@ static void test_counts_split_pt(void) {
     load("{\"stage\":\"pt\",\"dataset\":\"c4_demo\",\"dataset_dir\":\"" LF "\",\"template\":\"qwen\",\"cutoff_len\":64}", &d,
          WHET_OK, NULL);
     CHECK(d.n > 10);
+    size_t blocks64 = d.n;
     for (size_t i = 0; i < d.n; i++) {
         CHECK_EQ_INT(d.items[i].len, 64);
         CHECK(memcmp(d.items[i].labels, d.items[i].input_ids, 64 * sizeof(int32_t)) == 0);
     }
+    whet_sft_dataset_free(&d);
+    /* packing given explicitly: LLaMA-Factory's __post_init__ makes the blocks cutoff_len - 1 */
+    load("{\"stage\":\"pt\",\"packing\":true,\"dataset\":\"c4_demo\",\"dataset_dir\":\"" LF "\",\"template\":\"qwen\","
+         "\"cutoff_len\":64}", &d, WHET_OK, NULL);
+    CHECK(d.n >= blocks64);
+    for (size_t i = 0; i < d.n; i++) CHECK_EQ_INT(d.items[i].len, 63);
     whet_sft_dataset_free(&d);
 }
 
