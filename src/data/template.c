@@ -275,9 +275,11 @@ static whet_status tool_text_for(const whet_chat_format *f, const char *tools, w
     return whet_template_tool_text(f->tool_format ? f->tool_format : f->tmpl->tool_format, tools, out, err);
 }
 
-whet_status whet_template_encode_multiturn(const whet_chat_format *f, const whet_message *msgs, size_t n,
-                                           const char *system, const char *tools, bool want_text,
-                                           whet_turn **turns, size_t *n_turns, whet_error *err) {
+/* encode_multiturn, or (last_only) the thought handling of ReasoningTemplate.encode_oneturn, which only
+ * looks at the final pair. */
+static whet_status encode_turns(const whet_chat_format *f, const whet_message *msgs, size_t n, const char *system,
+                                const char *tools, bool want_text, bool last_only, whet_turn **turns, size_t *n_turns,
+                                whet_error *err) {
     *turns = NULL;
     *n_turns = 0;
     if (n == 0 || n % 2)
@@ -311,7 +313,7 @@ whet_status whet_template_encode_multiturn(const whet_chat_format *f, const whet
             base = copy;
         }
         s = encode_message(f, base, i, system, tool_text.data, ids, text, err);
-        if (s == WHET_OK && reasoning && i % 2 && !has_thought(t, m.content))
+        if (s == WHET_OK && reasoning && i % 2 && (!last_only || i + 1 == n) && !has_thought(t, m.content))
             s = f->enable_thinking ? encode_thought(f, &tu->response, text, false, err)
                                    : encode_thought(f, &tu->prompt, want_text ? &tu->prompt_text : NULL, true, err);
         free(copy);
@@ -322,6 +324,12 @@ whet_status whet_template_encode_multiturn(const whet_chat_format *f, const whet
     *turns = out;
     *n_turns = n / 2;
     return WHET_OK;
+}
+
+whet_status whet_template_encode_multiturn(const whet_chat_format *f, const whet_message *msgs, size_t n,
+                                           const char *system, const char *tools, bool want_text,
+                                           whet_turn **turns, size_t *n_turns, whet_error *err) {
+    return encode_turns(f, msgs, n, system, tools, want_text, false, turns, n_turns, err);
 }
 
 static bool role_from(const char *r, whet_role *out) {
@@ -377,7 +385,7 @@ whet_status whet_template_encode_prompt(const whet_chat_format *f, const cJSON *
         m[k].content = "";
         whet_turn *turns;
         size_t nt;
-        s = whet_template_encode_multiturn(f, m, k + 1, system, tools, false, &turns, &nt, err);
+        s = encode_turns(f, m, k + 1, system, tools, false, true, &turns, &nt, err);
         if (s == WHET_OK) {
             for (size_t i = 0; i < nt && s == WHET_OK; i++) {
                 const whet_tokens *parts[2] = {&turns[i].prompt, &turns[i].response};

@@ -138,6 +138,35 @@ static void test_default_system_and_prompt(void) {
     CHECK(whet_template_table_n == 124);
 }
 
+/* qwen3 inference prompt: history thoughts are removed and history answers get no empty thought
+ * (encode_oneturn); enable_thinking false puts the empty thought after the final assistant header. */
+static void test_reasoning_prompt(void) {
+    whet_error err = {0};
+    whet_tokenizer *tok = NULL;
+    CHECK_OK(whet_tokenizer_load_dir(MODELS "qwen2-tiny", &tok, &err), &err);
+    if (!tok) return;
+    whet_chat_format f;
+    CHECK_OK(whet_chat_format_init(&f, whet_template_find("qwen3"), tok, &err), &err);
+    cJSON *msgs = cJSON_Parse("[{\"role\":\"user\",\"content\":\"hi\"},{\"role\":\"assistant\",\"content\":"
+                              "\"<think>\\nhmm\\n</think>\\n\\nyo\"},{\"role\":\"user\",\"content\":\"again\"}]");
+    for (int think = 1; think >= 0; think--) {
+        f.enable_thinking = think;
+        whet_tokens ids = {0};
+        CHECK_OK(whet_template_encode_prompt(&f, msgs, NULL, NULL, &ids, &err), &err);
+        whet_strbuf d;
+        whet_sb_init(&d);
+        CHECK_OK(whet_tokenizer_decode(tok, ids.ids, ids.n, false, &d, &err), &err);
+        CHECK_STR_EQ(d.data, think ? "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\nyo<|im_end|>\n"
+                                     "<|im_start|>user\nagain<|im_end|>\n<|im_start|>assistant\n"
+                                   : "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\nyo<|im_end|>\n"
+                                     "<|im_start|>user\nagain<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n");
+        whet_sb_free(&d);
+        whet_tokens_free(&ids);
+    }
+    cJSON_Delete(msgs);
+    whet_tokenizer_free(tok);
+}
+
 static void test_llama3_stop_ids(void) {
     whet_error err = {0};
     whet_tokenizer *tok = NULL;
@@ -319,6 +348,7 @@ int main(void) {
     test_rendered_strings();
     test_default_system_and_prompt();
     test_llama3_stop_ids();
+    test_reasoning_prompt();
     test_vs_model_jinja();
     test_ids_vs_hf();
     test_ollama_modelfile();
