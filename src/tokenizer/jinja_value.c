@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <utf8proc.h>
 #include "tokenizer/jinja_impl.h"
 
 /* ---------------- arena ---------------- */
@@ -291,7 +292,20 @@ static void repr_str(jstr s, whet_strbuf *out) {
         else if (c == '\r') whet_sb_puts(out, "\\r");
         else if (c == '\t') whet_sb_puts(out, "\\t");
         else if (c < 0x20 || c == 0x7f) whet_sb_printf(out, "\\x%02x", c);
-        else whet_sb_putc(out, (char)c);
+        else if (c < 0x80) whet_sb_putc(out, (char)c);
+        else { /* Python escapes the non-printable: categories C*, Z* other than the space */
+            size_t j = i;
+            uint32_t cp = jutf8_next(s, &j);
+            utf8proc_category_t cat = utf8proc_category((utf8proc_int32_t)cp);
+            bool printable = !(cat == UTF8PROC_CATEGORY_CC || cat == UTF8PROC_CATEGORY_CF || cat == UTF8PROC_CATEGORY_CS ||
+                               cat == UTF8PROC_CATEGORY_CO || cat == UTF8PROC_CATEGORY_CN || cat == UTF8PROC_CATEGORY_ZL ||
+                               cat == UTF8PROC_CATEGORY_ZP || cat == UTF8PROC_CATEGORY_ZS);
+            if (printable) whet_sb_append(out, s.p + i, j - i);
+            else if (cp < 0x100) whet_sb_printf(out, "\\x%02x", cp);
+            else if (cp < 0x10000) whet_sb_printf(out, "\\u%04x", cp);
+            else whet_sb_printf(out, "\\U%08x", cp);
+            i = j - 1;
+        }
     }
     whet_sb_putc(out, q);
 }
