@@ -47,19 +47,19 @@ static whet_status oom(parser *P) { return whet_errorf(P->err, WHET_ERR_NOMEM, "
 
 static whet_status expect_op(parser *P, const char *op) {
     if (!is_op(cur(P), op)) {
-        char buf[64], want[80];
-        snprintf(want, sizeof want, "expected '%s', found %%s", op);
-        return pfail(P, cur(P), want, tok_desc(cur(P), buf, sizeof buf));
+        char buf[64];
+        return whet_errorf(P->err, WHET_ERR_FORMAT, "%s:%d:%d: expected '%s', found %s", P->what, cur(P)->line, cur(P)->col,
+                           op, tok_desc(cur(P), buf, sizeof buf));
     }
     next(P);
     return WHET_OK;
 }
 
 static whet_status expect_kind(parser *P, jtok_kind k, const char *desc) {
-    if (cur(P)->kind != k) {
-        char buf[64], want[80];
-        snprintf(want, sizeof want, "expected %s, found %%s", desc);
-        return pfail(P, cur(P), want, tok_desc(cur(P), buf, sizeof buf));
+    if (cur(P)->kind != k) { /* desc may hold '%' ("'%}'"): never a format string */
+        char buf[64];
+        return whet_errorf(P->err, WHET_ERR_FORMAT, "%s:%d:%d: expected %s, found %s", P->what, cur(P)->line, cur(P)->col,
+                           desc, tok_desc(cur(P), buf, sizeof buf));
     }
     next(P);
     return WHET_OK;
