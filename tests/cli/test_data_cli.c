@@ -9,17 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 #include "core/strbuf.h"
+#include "cli_run.h"
 #include "test.h"
-
-static int run(const char *cmd, whet_strbuf *out) {
-    FILE *p = popen(cmd, "r");
-    if (!p) return -1;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) whet_sb_append(out, buf, n);
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 #define PREVIEW WHET_BINARY " data preview --model_name_or_path " WHET_SOURCE_DIR "/models/stories260K-hf" \
     " --dataset identity --dataset_dir " WHET_FIXTURES "/data/lf --template default --cutoff_len 128" \
@@ -29,7 +20,7 @@ int main(void) {
     setenv("WHET_CACHE_DIR", "none", 1);
     whet_strbuf out;
     whet_sb_init(&out);
-    CHECK_EQ_INT(run(PREVIEW " 2>/dev/null", &out), 0);
+    CHECK_EQ_INT(cli_run(PREVIEW " 2>/dev/null", &out), 0);
     const char *s = out.data ? out.data : "";
     CHECK_MSG(strstr(s, "[P:") && strstr(s, "Human: hi") && strstr(s, "Assistant:][R:Hello!"),
               "prompt/response spans not where the default template puts them:\n%s", s);
@@ -39,21 +30,21 @@ int main(void) {
     CHECK(mkdtemp(dir) != NULL);
     whet_sb_clear(&out);
     snprintf(cmd, sizeof cmd, WHET_BINARY " data convert " WHET_FIXTURES "/data/lf/identity.json %s/id.jsonl", dir);
-    CHECK_EQ_INT(run(cmd, &out), 0);
+    CHECK_EQ_INT(cli_run(cmd, &out), 0);
     char first[200];
     snprintf(first, sizeof first, "%s", out.data ? out.data : "");
     whet_sb_clear(&out);
     snprintf(cmd, sizeof cmd, WHET_BINARY " data convert %s/id.jsonl %s/back.json", dir, dir);
-    CHECK_EQ_INT(run(cmd, &out), 0);
+    CHECK_EQ_INT(cli_run(cmd, &out), 0);
     size_t n1 = 0, n2 = 0;
     CHECK(sscanf(first, "wrote %zu", &n1) == 1 && out.data && sscanf(out.data, "wrote %zu", &n2) == 1);
     CHECK_MSG(n1 > 10 && n1 == n2, "records %zu then %zu", n1, n2);
 
     whet_sb_clear(&out);
-    CHECK(run(PREVIEW " --datset x 2>&1", &out) != 0);
+    CHECK(cli_run(PREVIEW " --datset x 2>&1", &out) != 0);
     CHECK_MSG(out.data && strstr(out.data, "did you mean 'dataset'"), "got %s", out.data ? out.data : "");
     whet_sb_clear(&out);
-    CHECK(run(WHET_BINARY " data previw 2>&1", &out) != 0);
+    CHECK(cli_run(WHET_BINARY " data previw 2>&1", &out) != 0);
     CHECK_MSG(out.data && strstr(out.data, "unknown subcommand"), "got %s", out.data ? out.data : "");
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);

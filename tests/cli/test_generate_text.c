@@ -10,28 +10,8 @@
 #include <cjson/cJSON.h>
 #include "core/json.h"
 #include "core/strbuf.h"
+#include "cli_run.h"
 #include "test.h"
-
-/* Run a shell command, capture stdout; returns the exit status. */
-static int run(const char *cmd, whet_strbuf *out) {
-    FILE *p = popen(cmd, "r");
-    if (!p) return -1;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) whet_sb_append(out, buf, n);
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-/* Single-quote a string for /bin/sh. */
-static void shell_quote(whet_strbuf *sb, const char *s) {
-    whet_sb_putc(sb, '\'');
-    for (; *s; s++) {
-        if (*s == '\'') whet_sb_puts(sb, "'\\''");
-        else whet_sb_putc(sb, *s);
-    }
-    whet_sb_putc(sb, '\'');
-}
 
 static void test_text_prompt(void) {
     cJSON *ref = NULL;
@@ -45,8 +25,8 @@ static void test_text_prompt(void) {
     whet_sb_init(&out);
     whet_sb_puts(&cmd, WHET_BINARY " generate --model_name_or_path " WHET_FIXTURES
                        "/models/qwen2-tiny --temperature 0 --max_new_tokens 24 --prompt ");
-    shell_quote(&cmd, prompt);
-    CHECK_EQ_INT(run(cmd.data, &out), 0);
+    cli_shell_quote(&cmd, prompt);
+    CHECK_EQ_INT(cli_run(cmd.data, &out), 0);
     whet_strbuf expect;
     whet_sb_init(&expect);
     whet_sb_printf(&expect, "%s\n", want);
@@ -68,7 +48,7 @@ static void test_ids_prompt(void) {
     whet_sb_init(&out);
     for (int i = 0; i < 16; i++) whet_sb_printf(&expect, "%s%d", i ? "," : "", cJSON_GetArrayItem(ids, i)->valueint);
     whet_sb_putc(&expect, '\n');
-    CHECK_EQ_INT(run(WHET_BINARY " generate --model_name_or_path " WHET_SOURCE_DIR
+    CHECK_EQ_INT(cli_run(WHET_BINARY " generate --model_name_or_path " WHET_SOURCE_DIR
                                  "/models/stories260K-hf --prompt_ids 1 --max_new_tokens 16 --temperature 0",
                      &out), 0);
     CHECK_STR_EQ(out.data ? out.data : "", expect.data);
@@ -80,10 +60,10 @@ static void test_ids_prompt(void) {
 static void test_bad_flags(void) {
     whet_strbuf out;
     whet_sb_init(&out);
-    CHECK_EQ_INT(run(WHET_BINARY " generate --model_name_or_path x --promt hi 2>&1", &out), 2);
+    CHECK_EQ_INT(cli_run(WHET_BINARY " generate --model_name_or_path x --promt hi 2>&1", &out), 2);
     CHECK_MSG(out.data && strstr(out.data, "did you mean --prompt"), "got: %s", out.data ? out.data : "");
     whet_sb_clear(&out);
-    CHECK_EQ_INT(run(WHET_BINARY " generate --model_name_or_path /nonexistent --prompt hi 2>&1", &out), 1);
+    CHECK_EQ_INT(cli_run(WHET_BINARY " generate --model_name_or_path /nonexistent --prompt hi 2>&1", &out), 1);
     CHECK_MSG(out.data && strstr(out.data, "/nonexistent"), "got: %s", out.data ? out.data : "");
     whet_sb_free(&out);
 }

@@ -9,26 +9,8 @@
 #include <cjson/cJSON.h>
 #include "core/json.h"
 #include "core/strbuf.h"
+#include "cli_run.h"
 #include "test.h"
-
-static int run(const char *cmd, whet_strbuf *out) {
-    FILE *p = popen(cmd, "r");
-    if (!p) return -1;
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) whet_sb_append(out, buf, n);
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static void shell_quote(whet_strbuf *sb, const char *s) {
-    whet_sb_putc(sb, '\'');
-    for (; *s; s++) {
-        if (*s == '\'') whet_sb_puts(sb, "'\\''");
-        else whet_sb_putc(sb, *s);
-    }
-    whet_sb_putc(sb, '\'');
-}
 
 static void ids_line(const cJSON *ids, whet_strbuf *sb) {
     int i = 0;
@@ -49,9 +31,9 @@ static void test_tokenizer(const cJSON *gold, const char *name, int *checked) {
         whet_strbuf cmd, out, want;
         whet_sb_init(&cmd), whet_sb_init(&out), whet_sb_init(&want);
         whet_sb_printf(&cmd, "%s tokenize --model_name_or_path %s/models/%s --text ", WHET_BINARY, WHET_FIXTURES, name);
-        shell_quote(&cmd, text);
+        cli_shell_quote(&cmd, text);
         ids_line(cJSON_GetArrayItem(ids, i), &want);
-        CHECK_EQ_INT(run(cmd.data, &out), 0);
+        CHECK_EQ_INT(cli_run(cmd.data, &out), 0);
         CHECK_MSG(out.data && !strcmp(out.data, want.data), "%s string %d: got %s want %s", name, i, out.data, want.data);
         whet_sb_clear(&cmd);
         whet_sb_clear(&out);
@@ -62,7 +44,7 @@ static void test_tokenizer(const cJSON *gold, const char *name, int *checked) {
                        name, want.data);
         whet_sb_clear(&want);
         whet_sb_printf(&want, "%s\n", cJSON_GetArrayItem(dec, i)->valuestring);
-        CHECK_EQ_INT(run(cmd.data, &out), 0);
+        CHECK_EQ_INT(cli_run(cmd.data, &out), 0);
         CHECK_MSG(out.data && !strcmp(out.data, want.data), "%s decode %d: got %s want %s", name, i, out.data, want.data);
         (*checked)++;
         whet_sb_free(&cmd), whet_sb_free(&out), whet_sb_free(&want);
@@ -82,10 +64,10 @@ int main(void) {
     cJSON_Delete(gold);
     whet_strbuf out;
     whet_sb_init(&out);
-    CHECK_EQ_INT(run(WHET_BINARY " tokenize --model_name_or_path x --txt hi 2>&1", &out), 2);
+    CHECK_EQ_INT(cli_run(WHET_BINARY " tokenize --model_name_or_path x --txt hi 2>&1", &out), 2);
     CHECK_MSG(out.data && strstr(out.data, "did you mean --text"), "got %s", out.data ? out.data : "");
     whet_sb_clear(&out);
-    CHECK_EQ_INT(run(WHET_BINARY " tokenize --model_name_or_path /nonexistent --text hi 2>&1", &out), 1);
+    CHECK_EQ_INT(cli_run(WHET_BINARY " tokenize --model_name_or_path /nonexistent --text hi 2>&1", &out), 1);
     whet_sb_free(&out);
     return TEST_SUMMARY();
 }
