@@ -254,7 +254,10 @@ static whet_status finish(run_state *r, whet_error *err) {
     const double runtime = r->c.elapsed_s + now_s() - r->t_start;
     const double train_loss = r->c.global_step > 0 ? r->c.total_loss_sum / (double)r->c.global_step : 0;
     r->res->train_loss = train_loss;
-    const double steps = (double)r->total_steps, samples = steps * cfg->batch_size * cfg->grad_accum;
+    /* HF's num_train_samples: max_steps × total batch, or examples × epochs */
+    const double steps = (double)r->total_steps;
+    const double samples = cfg->max_steps > 0 ? steps * cfg->batch_size * cfg->grad_accum
+                                              : (double)r->ds->n * cfg->num_train_epochs;
     cJSON_AddItemToArray(r->log_history,
                          whet_train_summary(r->epoch_f, r->c.global_step, train_loss, runtime, samples, steps));
     whet_peft_adapter a;
