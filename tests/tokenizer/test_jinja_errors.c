@@ -47,6 +47,7 @@ int main(void) {
     expect_error("{{ 1 + }}", "tpl.jinja:1:8: unexpected '}}'");
     expect_error("a\n  {% while x %}{% endwhile %}", "tpl.jinja:2:6: unsupported statement '{% while %}'");
     expect_error("{% endfor %}", "no open block it could close");
+    expect_error("{% if x %}{% endif x %}", "tpl.jinja:1:20: expected '%}', found 'x'");
     expect_error("{{ 'abc }}", "tpl.jinja:1:4: unterminated string literal");
     expect_error("{# never closed", "unclosed comment");
     expect_error("{{ x | nosuchfilter }}", "tpl.jinja:1:8: no filter named 'nosuchfilter'");
