@@ -39,8 +39,7 @@ static whet_status lora_cfg(const whet_lf_args *a, whet_lora_config *lc, whet_er
     static const char *const all[] = {"all", NULL};
     whet_status s = whet_lora_parse_targets(targets && targets[0] ? (const char *const *)targets : all, lc->target, err);
     whet_lf_args_list_free(targets);
-    if (s) return whet_error_prefix(err, "lora_target");
-    return WHET_OK;
+    return s;   /* the message already names lora_target */
 }
 
 static void copy_str(char *dst, size_t cap, const char *src) { snprintf(dst, cap, "%s", src ? src : ""); }
