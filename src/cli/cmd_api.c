@@ -1,0 +1,222 @@
+/* cmd_api.c: `whet api`: serve a Hugging Face model folder (optionally
+ * with a PEFT LoRA adapter merged in) over OpenAI- and Ollama-compatible
+ * HTTP, like `llamafactory-cli api` / `vllm serve`. One engine thread owns
+ * the model and the paged KV cache and batches all requests continuously;
+ * API_PORT, API_HOST, API_KEY and API_MODEL_NAME are read from the
+ * environment as LLaMA-Factory does (flags win). Ctrl-C stops it cleanly. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli/cli_flags.h"
+#include "cli/command.h"
+#include "core/file.h"
+#include "core/log.h"
+#include "infer/engine.h"
+#include "infer/generate.h"
+#include "io/peft_adapter.h"
+#include "server/server.h"
+
+typedef struct {
+    const char *model_dir, *adapter_dir, *host, *served_name, *api_key, *template_path;
+    long long port, max_num_seqs, max_batched, kv_blocks, block_size, max_model_len, threads;
+    double kv_cache_gb;
+    bool set_port, no_prefix_caching;
+} api_args;
+
+static void usage(void) {
+    printf("usage: whet api --model_name_or_path DIR [options]\n"
+           "  Serve the model with OpenAI (/v1/chat/completions, /v1/completions, /v1/models) and Ollama\n"
+           "  (/api/chat, /api/generate, /api/tags, /api/show) routes, plus /health and /metrics.\n"
+           "  --adapter_name_or_path DIR   a PEFT LoRA adapter, merged into the weights at start\n"
+           "  --host H                     address to listen on (default $API_HOST or 0.0.0.0)\n"
+           "  --port P                     (default $API_PORT or 8000)\n"
+           "  --served_model_name NAME     the `model` clients send (default $API_MODEL_NAME or the folder name)\n"
+           "  --api_key KEY                require `Authorization: Bearer KEY` (default $API_KEY; none when unset)\n"
+           "  --template FILE              a Jinja chat template instead of the tokenizer's\n"
+           "  --max_num_seqs N             sequences batched together (default 64)\n"
+           "  --max_num_batched_tokens N   tokens per forward step, prefill chunks included (default 512)\n"
+           "  --kv_blocks N                KV cache size in blocks (default: max_num_seqs full-length sequences, <= 4096)\n"
+           "  --kv_cache_gb G              KV cache size in GB instead of --kv_blocks\n"
+           "  --block_size N               tokens per KV block (default 16)\n"
+           "  --max_model_len N            context length (default: the model's, capped by the KV cache)\n"
+           "  --no_prefix_caching          do not reuse cached prompt prefixes\n"
+           "  --threads N                  CPU threads (default: all cores or WHET_NUM_THREADS)\n"
+           "  Sampling defaults come from generation_config.json; each request may override them.\n");
+}
+
+static int parse_args(int argc, char **argv, api_args *a) {
+    const whet_flag flags[] = {
+        {"model_name_or_path", WHET_FLAG_STR, &a->model_dir, NULL},
+        {"adapter_name_or_path", WHET_FLAG_STR, &a->adapter_dir, NULL},
+        {"host", WHET_FLAG_STR, &a->host, NULL},
+        {"port", WHET_FLAG_INT, &a->port, &a->set_port},
+        {"served_model_name", WHET_FLAG_STR, &a->served_name, NULL},
+        {"api_key", WHET_FLAG_STR, &a->api_key, NULL},
+        {"template", WHET_FLAG_STR, &a->template_path, NULL},
+        {"max_num_seqs", WHET_FLAG_INT, &a->max_num_seqs, NULL},
+        {"max_num_batched_tokens", WHET_FLAG_INT, &a->max_batched, NULL},
+        {"kv_blocks", WHET_FLAG_INT, &a->kv_blocks, NULL},
+        {"kv_cache_gb", WHET_FLAG_FLOAT, &a->kv_cache_gb, NULL},
+        {"block_size", WHET_FLAG_INT, &a->block_size, NULL},
+        {"max_model_len", WHET_FLAG_INT, &a->max_model_len, NULL},
+        {"no_prefix_caching", WHET_FLAG_BOOL, &a->no_prefix_caching, NULL},
+        {"threads", WHET_FLAG_INT, &a->threads, NULL},
+    };
+    return whet_cli_parse_flags("api", argc, argv, flags, sizeof flags / sizeof flags[0]);
+}
+
+/* ---- LoRA merge: W' = W + scale * B·A in f32 (PEFT merge_and_unload) ---- */
+
+typedef struct { float **bufs; int n; } merged_bufs;
+
+static whet_status merge_pair(whet_model *m, const whet_lora_pair *p, float scale, int r, merged_bufs *mb,
+                              whet_error *err) {
+    bool attn = strstr(p->module, "_proj") && (p->module[0] == 'q' || p->module[0] == 'k' || p->module[0] == 'v' ||
+                                               p->module[0] == 'o');
+    char name[160];
+    snprintf(name, sizeof name, "model.layers.%d.%s.%s.weight", p->layer, attn ? "self_attn" : "mlp", p->module);
+    whet_weight *w = whet_model_find_weight(m, name);
+    if (!w) return whet_errorf(err, WHET_ERR_NOT_FOUND, "adapter: the model has no %s", name);
+    if (w->dtype != WHET_DT_F32)
+        return whet_errorf(err, WHET_ERR_UNSUPPORTED, "adapter: %s is not f32 in memory; merge with `whet export` first",
+                           name);
+    if (w->rows != p->out_features || w->cols != p->in_features)
+        return whet_errorf(err, WHET_ERR_SHAPE, "adapter: %s is [%lld, %lld] but the adapter pair is [%lld, %lld]", name,
+                           (long long)w->rows, (long long)w->cols, (long long)p->out_features,
+                           (long long)p->in_features);
+    size_t n = (size_t)w->rows * (size_t)w->cols;
+    float *dst = malloc(n * sizeof *dst), **grown = realloc(mb->bufs, ((size_t)mb->n + 1) * sizeof *grown);
+    if (!dst || !grown) {
+        free(dst);
+        return whet_errorf(err, WHET_ERR_NOMEM, "adapter: out of memory merging %s", name);
+    }
+    mb->bufs = grown;
+    mb->bufs[mb->n++] = dst;
+    memcpy(dst, w->data, n * sizeof *dst);
+    for (int64_t o = 0; o < w->rows; o++)
+        for (int k = 0; k < r; k++) {
+            float b = scale * p->b[o * r + k];
+            const float *arow = p->a + (size_t)k * (size_t)w->cols;
+            float *drow = dst + (size_t)o * (size_t)w->cols;
+            for (int64_t i = 0; i < w->cols; i++) drow[i] += b * arow[i];
+        }
+    w->data = dst;
+    return WHET_OK;
+}
+
+static whet_status merge_adapter(whet_model *m, const char *dir, merged_bufs *mb, whet_error *err) {
+    whet_peft_adapter ad;
+    WHET_TRY(whet_peft_adapter_load(dir, &ad, err));
+    float scale = whet_peft_adapter_scale(&ad);
+    whet_status s = WHET_OK;
+    for (int i = 0; i < ad.n_pairs && s == WHET_OK; i++) s = merge_pair(m, &ad.pairs[i], scale, ad.r, mb, err);
+    if (s == WHET_OK) WHET_LOGI("merged %d LoRA pairs of %s (r=%d, scale %g)", ad.n_pairs, dir, ad.r, scale);
+    whet_peft_adapter_free(&ad);
+    return s;
+}
+
+/* ---- serving ---- */
+
+static void fill_defaults(const whet_generation_config *gc, whet_sampler_params *sp) {
+    *sp = whet_sampler_defaults();
+    if (gc->do_sample) {
+        sp->temperature = gc->temperature;
+        sp->top_p = gc->top_p;
+        sp->top_k = gc->top_k;
+    }
+    sp->repetition_penalty = gc->repetition_penalty > 0 ? gc->repetition_penalty : 1.0f;
+}
+
+static const char *env_or(const char *flag, const char *env) {
+    const char *v = getenv(env);
+    return flag ? flag : v && v[0] ? v : NULL;
+}
+
+static int serve(const api_args *a, whet_model *m, whet_tokenizer *tok, const whet_generation_config *gc,
+                 const char *tmpl) {
+    whet_error err = {0};
+    long long kv_blocks = a->kv_blocks;
+    if (a->kv_cache_gb > 0) {
+        /* K and V, f32, every layer: 2 * layers * block_size * kv_heads * head_dim * 4 bytes per block */
+        long long bs = a->block_size > 0 ? a->block_size : 16;
+        double per_block = 8.0 * m->cfg.n_layers * bs * m->cfg.n_kv_heads * m->cfg.head_dim;
+        kv_blocks = (long long)(a->kv_cache_gb * 1e9 / per_block);
+        if (kv_blocks < 1) return whet_cli_fail("api", "--kv_cache_gb is too small for one KV block");
+        if (kv_blocks > (1LL << 30)) kv_blocks = 1LL << 30;
+    }
+    whet_engine_opts eo = {.max_num_seqs = (int)a->max_num_seqs, .max_num_batched_tokens = (int)a->max_batched,
+                           .block_size = (int)a->block_size, .n_blocks = (int)kv_blocks,
+                           .max_model_len = (int)a->max_model_len, .no_prefix_caching = a->no_prefix_caching};
+    whet_engine *eng = NULL;
+    whet_server *srv = NULL;
+    if (whet_engine_create(m, &eo, &eng, &err) != WHET_OK) return whet_cli_fail("api", err.msg);
+    const char *port_env = getenv("API_PORT");
+    int port = a->set_port ? (int)a->port : port_env && port_env[0] ? atoi(port_env) : 8000;
+    if (port <= 0 || port > 65535) {
+        whet_engine_free(eng);
+        return whet_cli_fail("api", "--port / API_PORT must be in 1..65535");
+    }
+    const int32_t *eos = NULL;
+    int n_eos = whet_generate_default_eos(m, gc, &eos);
+    whet_server_opts so = {.host = env_or(a->host, "API_HOST"), .port = port,
+                           .served_model_name = env_or(a->served_name, "API_MODEL_NAME"), .model_dir = a->model_dir,
+                           .api_key = env_or(a->api_key, "API_KEY"), .chat_template = tmpl, .eos_ids = eos,
+                           .n_eos = n_eos};
+    fill_defaults(gc, &so.defaults);
+    /* the engine and connection threads inherit this mask; the main thread waits for the signal */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    int rc = 0;
+    if (whet_engine_start(eng, &err) != WHET_OK || whet_server_start(eng, m, tok, &so, &srv, &err) != WHET_OK) {
+        rc = whet_cli_fail("api", err.msg);
+    } else {
+        fprintf(stderr, "whet api: serving on port %d; max_model_len %d; Ctrl-C to stop\n", whet_server_port(srv),
+                whet_engine_max_model_len(eng));
+        int sig = 0;
+        sigwait(&set, &sig);
+        fprintf(stderr, "whet api: stopping\n");
+    }
+    whet_engine_stop(eng);   /* running requests end with an abort, so connection threads return */
+    whet_server_stop(srv);
+    whet_engine_free(eng);
+    return rc;
+}
+
+static int run_api(int argc, char **argv) {
+    if (whet_cli_wants_help(argc, argv)) {
+        usage();
+        return 0;
+    }
+    api_args a = {0};
+    if (parse_args(argc, argv, &a)) return 2;
+    if (!a.model_dir) return whet_cli_fail("api", "--model_name_or_path DIR is required (a Hugging Face model folder)");
+    whet_error err = {0};
+    whet_model *m = NULL;
+    whet_tokenizer *tok = NULL;
+    whet_generation_config gc;
+    char *tmpl = NULL;
+    size_t tlen = 0;
+    merged_bufs mb = {0};
+    whet_model_load_opts lo = {.n_threads = (int)a.threads};
+    int rc;
+    if (whet_model_load(a.model_dir, &lo, &m, &err) != WHET_OK ||
+        whet_generation_config_load(a.model_dir, &gc, &err) != WHET_OK ||
+        whet_tokenizer_load_dir(a.model_dir, &tok, &err) != WHET_OK ||
+        (a.adapter_dir && merge_adapter(m, a.adapter_dir, &mb, &err) != WHET_OK) ||
+        (a.template_path && whet_read_file(a.template_path, &tmpl, &tlen, &err) != WHET_OK))
+        rc = whet_cli_fail("api", err.msg);
+    else
+        rc = serve(&a, m, tok, &gc, tmpl);
+    free(tmpl);
+    whet_tokenizer_free(tok);
+    whet_model_free(m);
+    for (int i = 0; i < mb.n; i++) free(mb.bufs[i]);
+    free(mb.bufs);
+    return rc;
+}
+
+const whet_command whet_cmd_api = {"api", "serve a model over OpenAI- and Ollama-compatible HTTP", run_api};
