@@ -29,6 +29,26 @@ int64_t whet_example_n_targets(const whet_sft_example *e) {
     return n;
 }
 
+/* Append one example (or one packed row) as a sequence. The labels shift over the whole row as
+ * transformers does; with neat_packing each segment becomes its own attention sequence and the pad
+ * (segment 0, label -100, after every real token) is dropped, which changes no loss. Plain packing
+ * keeps one sequence with LLaMA-Factory's restarting position_ids (attention crosses, as in LF). */
+static void append_example(whet_batch_buf *b, const whet_sft_example *e) {
+    int32_t seg = -1;
+    for (int64_t t = 0; t < e->len; t++) {
+        const int32_t s = e->segment_ids ? e->segment_ids[t] : 1;
+        if (s == 0) continue;
+        if (s != seg && seg != -1) b->cu_seqlens[++b->n_seqs] = (int32_t)b->T;
+        seg = s;
+        const int64_t k = b->T++;
+        b->tokens[k] = e->input_ids[t];
+        b->pos[k] = e->position_ids ? e->position_ids[t] : (int32_t)t;
+        b->targets[k] = t + 1 < e->len ? e->labels[t + 1] : WHET_IGNORE_INDEX;
+        b->n_labels += b->targets[k] != WHET_IGNORE_INDEX;
+    }
+    if (seg != -1) b->cu_seqlens[++b->n_seqs] = (int32_t)b->T;
+}
+
 whet_status whet_batch_pack(whet_batch_buf *b, const whet_sft_dataset *ds, const uint32_t *idx, int n,
                             whet_error *err) {
     int64_t total = 0;
@@ -38,22 +58,17 @@ whet_status whet_batch_pack(whet_batch_buf *b, const whet_sft_dataset *ds, const
         total += ds->items[idx[i]].len;
     }
     if (total > INT32_MAX) return whet_errorf(err, WHET_ERR_INVALID_ARG, "batch: %lld tokens is too many", (long long)total);
-    WHET_TRY(grow(b, total > 0 ? total : 1, n, err));
-    b->T = 0;
-    b->n_labels = 0;
-    b->n_seqs = n;
-    b->cu_seqlens[0] = 0;
+    int64_t max_seqs = 0;  /* neat_packing rows hold several attention segments */
     for (int i = 0; i < n; i++) {
         const whet_sft_example *e = &ds->items[idx[i]];
-        for (int64_t t = 0; t < e->len; t++) {
-            const int64_t k = b->T++;
-            b->tokens[k] = e->input_ids[t];
-            b->pos[k] = (int32_t)t;
-            b->targets[k] = t + 1 < e->len ? e->labels[t + 1] : WHET_IGNORE_INDEX;
-            b->n_labels += b->targets[k] != WHET_IGNORE_INDEX;
-        }
-        b->cu_seqlens[i + 1] = (int32_t)b->T;
+        max_seqs += e->segment_ids ? e->len : 1;
     }
+    WHET_TRY(grow(b, total > 0 ? total : 1, max_seqs, err));
+    b->T = 0;
+    b->n_labels = 0;
+    b->n_seqs = 0;
+    b->cu_seqlens[0] = 0;
+    for (int i = 0; i < n; i++) append_example(b, &ds->items[idx[i]]);
     return WHET_OK;
 }
 
