@@ -135,18 +135,25 @@ static void test_completions(fixture *f) {
         http_resp_free(&r);
     }
 
-    /* n = 3 with a seed: three samples, reproduced by the same seed */
+    free(want);
+    whet_tokens_free(&ids);
+}
+
+/* n = 3 with a seed: three samples, reproduced by the same seed; logprobs */
+static void test_completion_sampling(fixture *f) {
+    const char *prompt = "Once upon a time, there was a little";
+    char body[1024];
+    http_resp r;
+    cJSON *j;
     char *texts[2][3] = {{0}};
     for (int rep = 0; rep < 2; rep++) {
         snprintf(body, sizeof body, "{\"prompt\":\"%s\",\"max_tokens\":16,\"temperature\":1.0,\"n\":3,\"seed\":7}", prompt);
         CHECK_EQ_INT(http_do(f->port, "POST", "/v1/completions", "", body, &r), 200);
         j = json_of(&r);
         CHECK_EQ_INT(cJSON_GetArraySize(path(j, "choices")), 3);
-        for (int k = 0; k < 3; k++) texts[rep][k] = strdup(str_at(j, "choices.0.text") ? str_at(j, "choices.0.text") : "");
         for (int k = 0; k < 3; k++) {
             char p[32];
             snprintf(p, sizeof p, "choices.%d.text", k);
-            free(texts[rep][k]);
             texts[rep][k] = strdup(str_at(j, p) ? str_at(j, p) : "");
             snprintf(p, sizeof p, "choices.%d.index", k);
             CHECK_EQ_INT(num_at(j, p), k);
@@ -167,8 +174,6 @@ static void test_completions(fixture *f) {
     CHECK(cJSON_GetArraySize(path(lp, "top_logprobs.0")) <= 3 && num_at(lp, "token_logprobs.0") <= 0);
     cJSON_Delete(j);
     http_resp_free(&r);
-    free(want);
-    whet_tokens_free(&ids);
 }
 
 typedef struct {
@@ -525,6 +530,7 @@ int main(void) {
     if (start(&f, WHET_SOURCE_DIR "/models/stories260K-hf", "stories", NULL, 128) == 0) {
         test_ollama_and_misc(&f);
         test_completions(&f);
+        test_completion_sampling(&f);
         test_concurrent(&f);
         test_errors(&f);
         test_fuzz(&f);
