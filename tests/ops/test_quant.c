@@ -232,7 +232,7 @@ static void test_golden_block32(void) {
 /* quantize(dequantize(B)) == B for the exactly representable hand-built k-quant blocks. */
 static void test_golden_k(void) {
     whet_error err = {0};
-    uint8_t b[210], back[210];
+    uint8_t b[272], back[272];   /* the largest: Q8_0, 8 blocks x 34 bytes for 256 values */
     float y[256];
     int q[256];
     const whet_dtype types[3] = {WHET_DT_Q4_K, WHET_DT_Q5_K, WHET_DT_Q6_K};
