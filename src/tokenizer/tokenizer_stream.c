@@ -2,8 +2,12 @@
  * together with a few previous ids as context (decoders such as Strip or
  * ByteFallback look across tokens); the text beyond the context's own decode is
  * emitted unless it ends in U+FFFD, which means an incomplete UTF-8 sequence
- * still waiting for its next byte token. This is the incremental scheme of
- * transformers' TextStreamer / vLLM's detokenize_incrementally. */
+ * still waiting for its next byte token, or the newest id is itself a byte
+ * token (a byte-fallback run can still change how the text before it
+ * decodes). If a later id does change text already emitted, the stream
+ * emits what follows the common prefix and goes on from there instead of
+ * stalling. This is the incremental scheme of transformers' TextStreamer /
+ * vLLM's detokenize_incrementally. */
 #include <string.h>
 #include "tokenizer/tokenizer.h"
 
@@ -30,13 +34,14 @@ static whet_status step(whet_detok_stream *s, bool force, whet_strbuf *out, whet
     const int32_t *ids = s->ids.ids + s->prefix;
     whet_status st = whet_tokenizer_decode(s->tok, ids, s->read - s->prefix, s->skip_special, &ctx, err);
     if (st == WHET_OK) st = whet_tokenizer_decode(s->tok, ids, s->ids.n - s->prefix, s->skip_special, &all, err);
-    if (st == WHET_OK && all.len > ctx.len && memcmp(all.data, ctx.data ? ctx.data : "", ctx.len) == 0 &&
-        (force || !ends_incomplete(&all))) {
-        whet_sb_append(out, all.data + ctx.len, all.len - ctx.len);
+    bool last_is_byte = s->ids.n > 0 && whet_tokenizer_token_type(s->tok, s->ids.ids[s->ids.n - 1]) == WHET_TOKEN_BYTE;
+    bool hold = !force && (ends_incomplete(&all) || last_is_byte);
+    if (st == WHET_OK && !hold) {
+        size_t common = 0;   /* = ctx.len unless a later id rewrote text already emitted */
+        while (common < ctx.len && common < all.len && ctx.data[common] == all.data[common]) common++;
+        if (all.len > common) whet_sb_append(out, all.data + common, all.len - common);
         s->prefix = s->read;
         s->read = s->ids.n;
-    } else if (st == WHET_OK && force) {
-        s->prefix = s->read = s->ids.n;
     }
     whet_sb_free(&ctx);
     whet_sb_free(&all);
