@@ -22,7 +22,8 @@
 #define WHET_MM_CHUNK 512
 
 static bool is_quant(whet_dtype t) {
-    return t == WHET_DT_Q8_0 || t == WHET_DT_Q4_0 || t == WHET_DT_Q4_K || t == WHET_DT_Q5_K || t == WHET_DT_Q6_K;
+    return t == WHET_DT_Q8_0 || t == WHET_DT_Q4_0 || t == WHET_DT_Q4_1 || t == WHET_DT_Q5_0 || t == WHET_DT_Q5_1 ||
+           t == WHET_DT_Q4_K || t == WHET_DT_Q5_K || t == WHET_DT_Q6_K;
 }
 
 __attribute__((optimize("O3"))) static void widen_chunk(whet_dtype dt, const uint16_t *src, float *dst, int64_t n) {
