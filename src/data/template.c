@@ -341,8 +341,14 @@ static bool role_from(const char *r, whet_role *out) {
     return false;
 }
 
-whet_status whet_template_encode_prompt(const whet_chat_format *f, const cJSON *messages, const char *system,
-                                        const char *tools, whet_tokens *ids, whet_error *err) {
+/* Walk OpenAI-style messages into (prompt, response) turns: a leading system
+ * message overrides `system`, roles must alternate u/a/u/a..., history CoT is
+ * removed for reasoning templates. When the last message is from the user an
+ * empty assistant message is appended (the generation prompt); when
+ * `allow_closed`, a conversation that ends with the assistant is kept whole. */
+static whet_status messages_to_turns(const whet_chat_format *f, const cJSON *messages, const char *system,
+                                     const char *tools, bool want_text, bool allow_closed, whet_turn **turns,
+                                     size_t *nt, bool *open, whet_error *err) {
     int n = cJSON_GetArraySize(messages);
     if (!cJSON_IsArray(messages) || n == 0) return whet_errorf(err, WHET_ERR_INVALID_ARG, "messages: invalid length");
     whet_message *m = calloc((size_t)n + 1, sizeof *m);
@@ -378,26 +384,49 @@ whet_status whet_template_encode_prompt(const whet_chat_format *f, const cJSON *
         m[k].content = c;
         k++;
     }
-    if (s == WHET_OK && k % 2 == 0)
+    *open = k % 2 == 1;
+    if (s == WHET_OK && !*open && !allow_closed)
         s = whet_errorf(err, WHET_ERR_INVALID_ARG, "messages: the last message must be from the user (u/a/u/a/u...)");
+    if (s == WHET_OK && k == 0) s = whet_errorf(err, WHET_ERR_INVALID_ARG, "messages: no user message");
     if (s == WHET_OK) {
-        m[k].role = WHET_ROLE_ASSISTANT;
-        m[k].content = "";
-        whet_turn *turns;
-        size_t nt;
-        s = encode_turns(f, m, k + 1, system, tools, false, true, &turns, &nt, err);
-        if (s == WHET_OK) {
-            for (size_t i = 0; i < nt && s == WHET_OK; i++) {
-                const whet_tokens *parts[2] = {&turns[i].prompt, &turns[i].response};
-                for (int j = 0; j < (i + 1 < nt ? 2 : 1) && s == WHET_OK; j++)
-                    for (size_t q = 0; q < parts[j]->n && s == WHET_OK; q++) s = whet_tokens_push(ids, parts[j]->ids[q], err);
-            }
-            whet_turns_free(turns, nt);
-        }
+        if (*open) m[k++] = (whet_message){WHET_ROLE_ASSISTANT, ""};
+        s = encode_turns(f, m, k, system, tools, want_text, *open, turns, nt, err);
     }
     for (size_t i = 0; i <= (size_t)n; i++) free(owned[i]);
     free(owned);
     free(m);
+    return s;
+}
+
+whet_status whet_template_encode_prompt(const whet_chat_format *f, const cJSON *messages, const char *system,
+                                        const char *tools, whet_tokens *ids, whet_error *err) {
+    whet_turn *turns;
+    size_t nt;
+    bool open;
+    WHET_TRY(messages_to_turns(f, messages, system, tools, false, false, &turns, &nt, &open, err));
+    whet_status s = WHET_OK;
+    for (size_t i = 0; i < nt && s == WHET_OK; i++) {
+        const whet_tokens *parts[2] = {&turns[i].prompt, &turns[i].response};
+        for (int j = 0; j < (i + 1 < nt ? 2 : 1) && s == WHET_OK; j++)
+            for (size_t q = 0; q < parts[j]->n && s == WHET_OK; q++) s = whet_tokens_push(ids, parts[j]->ids[q], err);
+    }
+    whet_turns_free(turns, nt);
+    return s;
+}
+
+whet_status whet_template_render(const whet_chat_format *f, const cJSON *messages, const char *system,
+                                 const char *tools, whet_strbuf *out, whet_error *err) {
+    whet_turn *turns;
+    size_t nt;
+    bool open;
+    WHET_TRY(messages_to_turns(f, messages, system, tools, true, true, &turns, &nt, &open, err));
+    whet_status s = WHET_OK;
+    for (size_t i = 0; i < nt && s == WHET_OK; i++) {
+        const whet_strbuf *parts[2] = {&turns[i].prompt_text, &turns[i].response_text};
+        for (int j = 0; j < (open && i + 1 == nt ? 1 : 2) && s == WHET_OK; j++)
+            if (parts[j]->len) whet_sb_append(out, parts[j]->data, parts[j]->len);
+    }
+    whet_turns_free(turns, nt);
     return s;
 }
 

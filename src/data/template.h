@@ -78,6 +78,11 @@ void whet_turns_free(whet_turn *turns, size_t n);
  * "content": str}; a leading system message overrides `system`. Appends to `ids`. */
 whet_status whet_template_encode_prompt(const whet_chat_format *f, const cJSON *messages, const char *system,
                                         const char *tools, whet_tokens *ids, whet_error *err);
+/* The same prompt as text (bos/eos written as their token text), for
+ * `whet template`. A conversation that ends with an assistant message is
+ * rendered whole, as encode_multiturn lays it out for training. */
+whet_status whet_template_render(const whet_chat_format *f, const cJSON *messages, const char *system,
+                                 const char *tools, whet_strbuf *out, whet_error *err);
 /* The ids generation stops on: {eos} ∪ stop words, ascending, no duplicates. */
 whet_status whet_template_stop_ids(const whet_chat_format *f, whet_tokens *ids, whet_error *err);
 /* The stop words as strings (the template's stop_words; NULL-terminated, static). */
