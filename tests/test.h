@@ -4,6 +4,7 @@
 #ifndef WHET_TEST_H
 #define WHET_TEST_H
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -66,5 +67,18 @@ static inline double test_max_abs_diff(const float *a, const float *b, size_t n)
         if (d > m || d != d) m = d != d ? INFINITY : d;
     }
     return m;
+}
+
+/* Is s[0..n) well-formed UTF-8 (no truncated or stray continuation bytes)? */
+static inline bool test_utf8_valid(const char *s, size_t n) {
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        size_t k = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        if (!k || i + k > n) return false;
+        for (size_t j = 1; j < k; j++)
+            if (((unsigned char)s[i + j] & 0xC0) != 0x80) return false;
+        i += k;
+    }
+    return true;
 }
 #endif

@@ -232,18 +232,6 @@ static void test_errors(void) {
     CHECK_MSG(strstr(err.msg, "/nonexistent/model") && strstr(err.msg, "tokenizer.json"), "%s", err.msg);
 }
 
-static bool valid_utf8(const char *s, size_t n) {
-    for (size_t i = 0; i < n;) {
-        unsigned char c = (unsigned char)s[i];
-        size_t k = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        if (!k || i + k > n) return false;
-        for (size_t j = 1; j < k; j++)
-            if (((unsigned char)s[i + j] & 0xC0) != 0x80) return false;
-        i += k;
-    }
-    return true;
-}
-
 static void test_stream(void) {
     const char *dirs[] = {QWEN_TINY, LLAMA2, WHET_FIXTURES "/models/llama-tiny", WHET_SOURCE_DIR "/models/stories260K-hf"};
     const char *texts[] = {"Hello world, 你好世界！ emoji 😀👍🏽 ok", "  leading\n\nand trailing  ", "日本語のテキスト",
@@ -268,7 +256,7 @@ static void test_stream(void) {
                 for (size_t k = 0; k < ids.n; k++) {
                     whet_sb_clear(&piece);
                     CHECK_OK(whet_detok_feed(&st, ids.ids[k], &piece, &err), &err);
-                    pieces_valid = pieces_valid && valid_utf8(piece.data ? piece.data : "", piece.len);
+                    pieces_valid = pieces_valid && test_utf8_valid(piece.data ? piece.data : "", piece.len);
                     whet_sb_append(&streamed, piece.data ? piece.data : "", piece.len);
                 }
                 CHECK_OK(whet_detok_flush(&st, &streamed, &err), &err);
