@@ -4,8 +4,8 @@
  * tokens, long inputs, and random id sequences to decode. For every text:
  * ids, ids_with_special, decode(ids) and decode(ids_with_special,
  * skip_special_tokens); for every random sequence its decode. Includes the
- * stories260K demo tokenizer. qwen2.5 and llama3 are read from $WHET_SHARED_DIR
- * (default /work/shared) when present. */
+ * stories260K demo tokenizer and the real Qwen2.5 and Llama-3 tokenizers
+ * (tests/fixtures/real-tokenizers.tar.xz, unpacked by CMake). */
 #include <stdlib.h>
 #include <string.h>
 #include "core/file.h"
@@ -101,18 +101,14 @@ int main(void) {
     cJSON *root = NULL;
     CHECK_OK(whet_json_parse_file(WHET_FIXTURES "/tokenizer/extra_golden.json", &root, &err), &err);
     if (!root) return TEST_SUMMARY();
-    const char *shared = getenv("WHET_SHARED_DIR") ? getenv("WHET_SHARED_DIR") : "/work/shared";
-    char llama3[1024], qwen25[1024];
-    snprintf(llama3, sizeof llama3, "%s/models/tokenizers/llama3", shared);
-    snprintf(qwen25, sizeof qwen25, "%s/models/tokenizers/qwen2.5", shared);
-    struct { const char *name, *dir; bool optional; } cases[] = {
-        {"llama2", WHET_FIXTURES "/tokenizer/llama2", false},
-        {"llama-tiny", WHET_FIXTURES "/models/llama-tiny", false},
-        {"qwen2-tiny", WHET_FIXTURES "/models/qwen2-tiny", false},
-        {"llama3-tiny", WHET_FIXTURES "/models/llama3-tiny", false},
-        {"stories260K", WHET_SOURCE_DIR "/models/stories260K-hf", false},
-        {"qwen2.5", qwen25, true},
-        {"llama3", llama3, true},
+    struct { const char *name, *dir; } cases[] = {
+        {"llama2", WHET_FIXTURES "/tokenizer/llama2"},
+        {"llama-tiny", WHET_FIXTURES "/models/llama-tiny"},
+        {"qwen2-tiny", WHET_FIXTURES "/models/qwen2-tiny"},
+        {"llama3-tiny", WHET_FIXTURES "/models/llama3-tiny"},
+        {"stories260K", WHET_SOURCE_DIR "/models/stories260K-hf"},
+        {"qwen2.5", WHET_REAL_FIXTURES "/tokenizers/qwen2.5"},
+        {"llama3", WHET_REAL_FIXTURES "/tokenizers/llama3"},
     };
     const cJSON *corpus = cJSON_GetObjectItem(root, "corpus"), *toks = cJSON_GetObjectItem(root, "tokenizers");
     int pass = 0, total = 0;
@@ -121,7 +117,7 @@ int main(void) {
         char probe[1100];
         snprintf(probe, sizeof probe, "%s/tokenizer.json", cases[c].dir);
         if (!g || !whet_file_exists(probe)) {
-            CHECK_MSG(cases[c].optional, "%s: golden or %s missing", cases[c].name, probe);
+            CHECK_MSG(false, "%s: golden or %s missing", cases[c].name, probe);
             printf("%-12s skipped: %s not found\n", cases[c].name, probe);
             continue;
         }

@@ -2,8 +2,8 @@
  * (tokenize_public.json, made with tokenizers 0.23.2) encoded without and
  * with special tokens and decoded, for each tokenizer in it, compared
  * exactly. llama2 and the three tiny tokenizers and their goldens are in
- * tests/fixtures; qwen2.5, qwen3 and llama3 (7-11 MB each) and the full
- * golden file are read from $WHET_SHARED_DIR (default /work/shared) when present. */
+ * tests/fixtures; qwen2.5, qwen3 and llama3 (7-11 MB each) and their goldens
+ * travel in tests/fixtures/real-tokenizers.tar.xz, which CMake unpacks. */
 #include <stdlib.h>
 #include <string.h>
 #include "core/file.h"
@@ -70,30 +70,24 @@ int main(void) {
     cJSON *local = NULL, *full = NULL;
     CHECK_OK(whet_json_parse_file(WHET_FIXTURES "/tokenizer/tokenize_public.json", &local, &err), &err);
     if (!local) return TEST_SUMMARY();
-    const char *shared = getenv("WHET_SHARED_DIR") ? getenv("WHET_SHARED_DIR") : "/work/shared";
-    char full_path[1024], qwen25[1024], llama3[1024], qwen3[1024];
-    snprintf(full_path, sizeof full_path, "%s/testdata/goldens/tokenize_public.json", shared);
-    snprintf(qwen25, sizeof qwen25, "%s/models/tokenizers/qwen2.5", shared);
-    snprintf(llama3, sizeof llama3, "%s/models/tokenizers/llama3", shared);
-    snprintf(qwen3, sizeof qwen3, "%s/models/tokenizers/qwen3", shared);
-    if (whet_file_exists(full_path)) CHECK_OK(whet_json_parse_file(full_path, &full, &err), &err);
-    struct { const char *name, *dir; bool optional; } cases[] = {
+    const char *full_path = WHET_REAL_FIXTURES "/tokenize_real.json";
+    CHECK_OK(whet_json_parse_file(full_path, &full, &err), &err);
+    struct { const char *name, *dir; bool real; } cases[] = {
         {"llama2", WHET_FIXTURES "/tokenizer/llama2", false},
         {"llama-tiny", WHET_FIXTURES "/models/llama-tiny", false},
         {"qwen2-tiny", WHET_FIXTURES "/models/qwen2-tiny", false},
         {"llama3-tiny", WHET_FIXTURES "/models/llama3-tiny", false},
-        {"qwen2.5", qwen25, true},
-        {"llama3", llama3, true},
-        {"qwen3", qwen3, true},
+        {"qwen2.5", WHET_REAL_FIXTURES "/tokenizers/qwen2.5", true},
+        {"llama3", WHET_REAL_FIXTURES "/tokenizers/llama3", true},
+        {"qwen3", WHET_REAL_FIXTURES "/tokenizers/qwen3", true},
     };
     int total = 0, pass = 0;
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         char probe[1100];
         snprintf(probe, sizeof probe, "%s/tokenizer.json", cases[c].dir);
-        const cJSON *root = cases[c].optional ? full : local;
+        const cJSON *root = cases[c].real ? full : local;
         if (!whet_file_exists(probe) || !root) {
-            CHECK_MSG(cases[c].optional, "%s missing", probe);
-            printf("%-12s skipped: %s or %s not found (set WHET_SHARED_DIR)\n", cases[c].name, probe, full_path);
+            CHECK_MSG(false, "%s or %s missing (unpacked from tests/fixtures/real-tokenizers.tar.xz)", probe, full_path);
             continue;
         }
         const cJSON *corpus = cJSON_GetObjectItem(root, "corpus");

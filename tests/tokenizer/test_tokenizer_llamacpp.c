@@ -3,8 +3,8 @@
  * from the GGUF file and every .inp case must give the .out ids, with
  * add_special and parse_special off as llama.cpp's test-tokenizer-0 runs.
  * llama-spm is in the fixtures (GGUF in tests/fixtures/export, .inp/.out in
- * tests/fixtures/tokenizer/llamacpp); the other vocabularies (up to 8 MB each) are read from
- * $WHET_SHARED_DIR/testdata/tokenizer-llamacpp (default /work/shared) when present. */
+ * tests/fixtures/tokenizer/llamacpp); the other vocabularies (up to 8 MB each)
+ * travel in tests/fixtures/real-tokenizers.tar.xz, which CMake unpacks. */
 #include <stdlib.h>
 #include <string.h>
 #include "core/file.h"
@@ -71,31 +71,30 @@ done:
 }
 
 int main(void) {
-    const char *shared = getenv("WHET_SHARED_DIR") ? getenv("WHET_SHARED_DIR") : "/work/shared";
     static const char *names[] = {"llama-spm", "phi-3", "deepseek-llm", "deepseek-coder", "gpt-2", "falcon", "mpt",
                                   "starcoder", "llama-bpe", "qwen2", "deepseek-r1-qwen"};
     int total = 0, pass = 0, ran = 0;
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         char dir[1024], gguf[1200], inp[1200], out[1200];
         bool reconstructed = strcmp(names[i], "llama-bpe") == 0 || strcmp(names[i], "qwen2") == 0;
-        snprintf(dir, sizeof dir, "%s/testdata/tokenizer-llamacpp%s", shared, reconstructed ? "/reconstructed" : "");
+        snprintf(dir, sizeof dir, "%s%s", WHET_REAL_FIXTURES "/llamacpp", reconstructed ? "/reconstructed" : "");
         snprintf(gguf, sizeof gguf, "%s/ggml-vocab-%s.gguf", dir, names[i]);
         if (strcmp(names[i], "llama-spm") == 0) {
             snprintf(gguf, sizeof gguf, "%s", WHET_FIXTURES "/export/ggml-vocab-llama-spm.gguf");
             snprintf(dir, sizeof dir, "%s", WHET_FIXTURES "/tokenizer/llamacpp");
         }
         if (strcmp(names[i], "deepseek-r1-qwen") == 0) /* no GGUF upstream: its vocab and pre-tokenizer are Qwen2's */
-            snprintf(gguf, sizeof gguf, "%s/testdata/tokenizer-llamacpp/reconstructed/ggml-vocab-qwen2.gguf", shared);
+            snprintf(gguf, sizeof gguf, "%s", WHET_REAL_FIXTURES "/llamacpp/reconstructed/ggml-vocab-qwen2.gguf");
         snprintf(inp, sizeof inp, "%s/ggml-vocab-%s.gguf.inp", dir, names[i]);
         snprintf(out, sizeof out, "%s/ggml-vocab-%s.gguf.out", dir, names[i]);
         if (!whet_file_exists(gguf) || !whet_file_exists(inp) || !whet_file_exists(out)) {
-            printf("%-16s skipped: %s or its .inp/.out not found (set WHET_SHARED_DIR)\n", names[i], gguf);
+            CHECK_MSG(false, "%s or its .inp/.out missing (unpacked from tests/fixtures/real-tokenizers.tar.xz)", gguf);
             continue;
         }
         run_vocab(names[i], gguf, inp, out, &total, &pass);
         ran++;
     }
     printf("total: %d/%d over %d vocabularies\n", pass, total, ran);
-    if (ran == 0) TEST_SKIP("no llama.cpp vocab vectors found");
+    CHECK(ran == (int)(sizeof names / sizeof names[0]));
     return TEST_SUMMARY();
 }

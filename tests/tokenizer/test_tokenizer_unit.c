@@ -26,17 +26,9 @@ static whet_tokenizer *load(const char *dir) {
     return t;
 }
 
-/* The real Qwen2.5 tokenizer (7 MB, not in the fixtures): $WHET_SHARED_DIR when present. */
+/* The real Qwen2.5 tokenizer (tests/fixtures/real-tokenizers.tar.xz, unpacked by CMake). */
 static void test_config_qwen(void) {
-    const char *shared = getenv("WHET_SHARED_DIR") ? getenv("WHET_SHARED_DIR") : "/work/shared";
-    char dir[1024], probe[1100];
-    snprintf(dir, sizeof dir, "%s/models/tokenizers/qwen2.5", shared);
-    snprintf(probe, sizeof probe, "%s/tokenizer.json", dir);
-    if (!whet_file_exists(probe)) {
-        printf("qwen2.5 config: skipped (%s not found)\n", probe);
-        return;
-    }
-    whet_tokenizer *q = load(dir);
+    whet_tokenizer *q = load(WHET_REAL_FIXTURES "/tokenizers/qwen2.5");
     if (!q) return;
     /* qwen2.5 tokenizer_config.json: eos "<|im_end|>", pad "<|endoftext|>", bos null, add_bos_token false */
     CHECK_EQ_INT(whet_tokenizer_get_kind(q), WHET_TOK_BPE_BYTELEVEL);
@@ -320,9 +312,7 @@ static void test_long_word(void) {
 
 /* vocab.json + merges.txt (+ tokenizer_config.json) of Qwen2.5 against the HF goldens. */
 static void test_vocab_merges(void) {
-    const char *shared = getenv("WHET_SHARED_DIR") ? getenv("WHET_SHARED_DIR") : "/work/shared";
-    char src[1024];
-    snprintf(src, sizeof src, "%s/models/tokenizers/qwen2.5", shared);
+    const char *src = WHET_REAL_FIXTURES "/tokenizers/qwen2.5";
     static const char *files[] = {"vocab.json", "merges.txt", "tokenizer_config.json"};
     char dir[] = "/tmp/whet_vm_XXXXXX", from[1200], to[1200];
     if (!mkdtemp(dir)) return;
@@ -335,14 +325,10 @@ static void test_vocab_merges(void) {
     whet_error err = {0};
     cJSON *gold = NULL;
     whet_tokenizer *t = NULL;
-    if (!have) {
-        printf("vocab.json + merges.txt: skipped (%s not found)\n", src);
-        goto done;
-    }
+    CHECK_MSG(have, "vocab.json + merges.txt: %s missing (unpacked from tests/fixtures/real-tokenizers.tar.xz)", src);
+    if (!have) goto done;
     CHECK_OK(whet_tokenizer_load_dir(dir, &t, &err), &err);
-    char gold_path[1100];
-    snprintf(gold_path, sizeof gold_path, "%s/testdata/goldens/tokenize_public.json", shared);
-    CHECK_OK(whet_json_parse_file(gold_path, &gold, &err), &err);
+    CHECK_OK(whet_json_parse_file(WHET_REAL_FIXTURES "/tokenize_real.json", &gold, &err), &err);
     if (!t || !gold) goto done;
     const cJSON *corpus = cJSON_GetObjectItem(gold, "corpus");
     const cJSON *want = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(gold, "tokenizers"), "qwen2.5"), "ids");
