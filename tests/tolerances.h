@@ -89,4 +89,14 @@
  * three tiny models; 1e-6 is the acceptance bound of issue 7. */
 #define TOL_MERGE_ATOL 1e-6
 
+/* GGUF models read back (tests/export/test_gguf_load.c), as fractions of the
+ * largest |logit| of the Hugging Face folder on the same batch (2x12 tokens).
+ * llama3 f32: rope_freqs are stored as f32 1/factor and divided back in, so
+ * inv_freq differs in the last bit; measured 3.6e-7. q8_0: measured 0.018
+ * (qwen2) .. 0.023 (llama, llama3). q4_k_m (on these 64-wide rows mostly
+ * llama-quantize's q5_0/q4_k fallbacks and a q6_k head): measured 0.125 ..
+ * 0.169. Bounds are ~1.5-5x the measured worst. */
+#define TOL_GGUF_F32_LLAMA3_ROPE 2e-6
+#define TOL_GGUF_Q8_0_LOGITS 0.04
+#define TOL_GGUF_Q4_K_M_LOGITS 0.25
 #endif

@@ -10,6 +10,9 @@
  * its backward) and the tests share the loader; keep_dtype halves memory for
  * bf16 inference and widens per tile in matmul instead. */
 #include "model/model.h"
+#include "core/file.h"
+#include "io/gguf.h"
+#include "model/model_gguf.h"
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +24,7 @@ typedef struct {
     size_t n, cap;
 } owned_list;
 
-static void *owned_alloc(whet_model *m, size_t bytes) {
+void *whet_model_owned_alloc(whet_model *m, size_t bytes) {
     owned_list *o = m->owned;
     if (o->n == o->cap) {
         size_t cap = o->cap ? 2 * o->cap : 64;
@@ -70,7 +73,7 @@ static whet_status load_vec(whet_model *m, const char *name, int64_t n, const fl
         *out = t->data;
         return WHET_OK;
     }
-    float *buf = owned_alloc(m, (size_t)n * sizeof(float));
+    float *buf = whet_model_owned_alloc(m, (size_t)n * sizeof(float));
     if (!buf) return whet_errorf(err, WHET_ERR_NOMEM, "%s: out of memory for \"%s\"", m->dir, name);
     WHET_TRY(whet_st_tensor_to_f32(t, buf, err));
     *out = buf;
@@ -91,7 +94,7 @@ static whet_status load_mat(whet_model *m, const char *name, int64_t rows, int64
         w->data = t->data;
         return WHET_OK;
     }
-    float *buf = owned_alloc(m, (size_t)(rows * cols) * sizeof(float));
+    float *buf = whet_model_owned_alloc(m, (size_t)(rows * cols) * sizeof(float));
     if (!buf)
         return whet_errorf(err, WHET_ERR_NOMEM, "%s: out of memory widening \"%s\" [%lld, %lld] to f32", m->dir, name,
                            (long long)rows, (long long)cols);
@@ -165,11 +168,16 @@ whet_status whet_model_load(const char *dir, const whet_model_load_opts *opts, w
     snprintf(m->dir, sizeof m->dir, "%s", dir);
     whet_model_load_opts def = {0};
     if (!opts) opts = &def;
-    whet_status s = whet_hf_config_load(dir, &m->cfg, err);
-    if (s == WHET_OK) s = whet_safetensors_open_dir(dir, &m->st, err);
-    if (s == WHET_OK) s = load_weights(m, opts->keep_dtype, err);
-    if (s == WHET_OK) {
-        m->rope_inv_freq = owned_alloc(m, (size_t)(m->cfg.head_dim / 2) * sizeof(float));
+    whet_status s;
+    if (whet_model_path_is_gguf(dir)) {
+        s = whet_model_bind_gguf(m, dir, opts->keep_dtype, err);
+    } else {
+        s = whet_hf_config_load(dir, &m->cfg, err);
+        if (s == WHET_OK) s = whet_safetensors_open_dir(dir, &m->st, err);
+        if (s == WHET_OK) s = load_weights(m, opts->keep_dtype, err);
+    }
+    if (s == WHET_OK && !m->rope_inv_freq) {
+        m->rope_inv_freq = whet_model_owned_alloc(m, (size_t)(m->cfg.head_dim / 2) * sizeof(float));
         if (!m->rope_inv_freq) s = whet_errorf(err, WHET_ERR_NOMEM, "%s: out of memory", dir);
         else whet_rope_inv_freq(&m->cfg, m->rope_inv_freq);
     }
@@ -194,7 +202,13 @@ void whet_model_free(whet_model *m) {
     free(m->layers);
     whet_threadpool_destroy(m->pool);
     whet_safetensors_close(m->st);
+    whet_gguf_close(m->gguf);
     free(m);
+}
+
+bool whet_model_path_is_gguf(const char *path) {
+    size_t n = strlen(path);
+    return n > 5 && !strcmp(path + n - 5, ".gguf") && whet_file_exists(path);
 }
 
 whet_weight *whet_model_find_weight(whet_model *m, const char *hf_name) {

@@ -30,7 +30,8 @@ typedef struct whet_model {
     const float *final_norm;       /* [H] */
     whet_layer_weights *layers;    /* [n_layers] */
     float *rope_inv_freq;          /* [hd/2] */
-    whet_safetensors *st;          /* the mapping the weights point into */
+    whet_safetensors *st;          /* the mapping the weights point into (HF folders) */
+    struct whet_gguf *gguf;        /* or the GGUF file's mapping (model_gguf.c) */
     void *owned;                   /* converted / merged weights owned by the model */
     whet_threadpool *pool;         /* NULL = single-threaded */
 } whet_model;
@@ -42,8 +43,9 @@ typedef struct {
     int n_threads;                 /* <= 0: whet_default_threads() */
 } whet_model_load_opts;
 
-/* Load config.json + safetensors from a Hugging Face folder. Missing or
- * misshapen tensors are errors naming the tensor. */
+/* Load config.json + safetensors from a Hugging Face folder, or a GGUF file
+ * (a path ending in .gguf; model_gguf.c). Missing or misshapen tensors are
+ * errors naming the tensor. */
 whet_status whet_model_load(const char *dir, const whet_model_load_opts *opts, whet_model **out, whet_error *err);
 void whet_model_free(whet_model *m);
 /* Look a tensor of the model up by its HF name ("model.layers.0.self_attn.q_proj.weight"). */

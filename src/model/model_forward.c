@@ -143,7 +143,10 @@ static whet_status forward_core(whet_model *m, whet_kv_pool *kv, const whet_forw
     WHET_TRY(carve(ws, c, T, b->n_logits, &f, err));
     int max_pos = 0;
     for (int t = 0; t < b->n_tokens; t++) max_pos = b->pos[t] > max_pos ? b->pos[t] : max_pos;
-    whet_rope_inv_freq_for_len(c, max_pos + 1, f.inv_freq);
+    /* The frequencies fixed at load (config.json's rope scaling, or a GGUF's rope_freqs), except dynamic NTK,
+     * which depends on the sequence length. */
+    if (c->rope_type == WHET_ROPE_DYNAMIC) whet_rope_inv_freq_for_len(c, max_pos + 1, f.inv_freq);
+    else memcpy(f.inv_freq, m->rope_inv_freq, (size_t)(c->head_dim / 2) * sizeof(float));
     WHET_TRY(whet_embedding(f.x, &m->embed, b->tokens, T, err));
     for (int l = 0; l < c->n_layers; l++) {
         if (ex->layer_hidden) memcpy(ex->layer_hidden + (size_t)l * T * H, f.x, (size_t)(T * H) * sizeof(float));

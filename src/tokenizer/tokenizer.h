@@ -33,7 +33,8 @@ void whet_tokens_free(whet_tokens *t);
 whet_status whet_tokens_push(whet_tokens *t, int32_t id, whet_error *err);
 
 /* Load tokenizer.json, tokenizer_config.json (special tokens, chat_template,
- * add_bos/eos) and chat_template.jinja from a model folder. */
+ * add_bos/eos) and chat_template.jinja from a model folder; given a .gguf
+ * file instead, its tokenizer.ggml.* vocabulary (whet_tokenizer_load_gguf). */
 whet_status whet_tokenizer_load_dir(const char *dir, whet_tokenizer **out, whet_error *err);
 /* Load from a tokenizer.json path alone (no tokenizer_config). */
 whet_status whet_tokenizer_load_json(const char *path, whet_tokenizer **out, whet_error *err);
