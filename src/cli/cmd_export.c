@@ -6,7 +6,6 @@
  * next to export_dir and renamed into place, so a failed export leaves
  * export_dir as it was. */
 #include <ctype.h>
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,21 +50,6 @@ static whet_status parse_size(const char *s, double *bytes, whet_error *err) {
             if (!strcasecmp(end, U[i].unit)) { *bytes = v * U[i].mult; return WHET_OK; }
     return whet_errorf(err, WHET_ERR_INVALID_ARG,
                        "export_shard_size: '%s' is not a size (write e.g. 500MB, 100KB, 2GB or 2GiB)", s);
-}
-
-/* Remove a flat folder the command made (files only inside). */
-static void remove_flat_dir(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *e;
-    char p[4400];
-    while ((e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        unlink(p);
-    }
-    closedir(d);
-    rmdir(dir);
 }
 
 typedef struct {
@@ -180,7 +164,7 @@ static whet_status export_model(const export_plan *p, whet_error *err) {
         return s;
     }
     snprintf(stage, sizeof stage, "%s.staging.%ld", dir, (long)getpid());
-    remove_flat_dir(stage);
+    whet_remove_flat_dir(stage);
     if (p->fmt & FMT_HF) {
         const whet_hf_export_opts o = {.export_dir = stage, .export_size_gb = p->shard_gb, .dtype = p->dtype,
                                        .overwrite = false, .modelfile = (modelfile.data ? modelfile.data : "")};
@@ -197,7 +181,7 @@ static whet_status export_model(const export_plan *p, whet_error *err) {
         s = whet_export_gguf(&m, &go, err);
     }
     if (!s) s = whet_atomic_rename_dir(stage, dir, err);
-    if (s) remove_flat_dir(stage);
+    if (s) whet_remove_flat_dir(stage);
     else if (p->fmt & FMT_HF) printf("model exported to %s (safetensors %s)%s%s\n", dir, whet_export_torch_dtype(p->dtype),
                                      gguf_name[0] ? " and " : "", gguf_name);
     else printf("model exported to %s/%s\n", dir, gguf_name);

@@ -1,4 +1,5 @@
 /* file.c: whole-file reads, mmap, directory helpers. */
+#include <dirent.h>
 #include "core/file.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -94,4 +95,18 @@ void whet_path_join(char *out, size_t cap, const char *dir, const char *name) {
     size_t n = strlen(dir);
     if (n > 0 && dir[n - 1] == '/') snprintf(out, cap, "%s%s", dir, name);
     else snprintf(out, cap, "%s/%s", dir, name);
+}
+
+void whet_remove_flat_dir(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    char p[4400];
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        unlink(p);
+    }
+    closedir(d);
+    rmdir(dir);
 }

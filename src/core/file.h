@@ -21,5 +21,7 @@ bool whet_dir_exists(const char *path);
 /* mkdir -p. */
 whet_status whet_mkdirs(const char *path, whet_error *err);
 /* Join a directory and a file name into `out` (size `cap`). */
+/* Remove a folder that holds only files (a staging or temp dir whet made); best effort. */
+void whet_remove_flat_dir(const char *dir);
 void whet_path_join(char *out, size_t cap, const char *dir, const char *name);
 #endif

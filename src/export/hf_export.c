@@ -47,21 +47,6 @@ whet_status whet_export_check_dir(const char *dir, bool overwrite, whet_error *e
     return WHET_OK;
 }
 
-/* Remove a flat temp folder (only files inside). */
-static void remove_flat_dir(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *e;
-    char p[4400];
-    while ((e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        unlink(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
 /* One tensor cast to the export dtype (malloc'd). */
 static void *cast_tensor(const whet_export_tensor *t, whet_dtype dt) {
     size_t n = (size_t)t->numel;
@@ -222,7 +207,7 @@ whet_status whet_export_hf(const whet_export_model *m, const whet_hf_export_opts
     snprintf(dir, sizeof dir, "%s", o->export_dir);
     for (size_t n = strlen(dir); n > 1 && dir[n - 1] == '/'; n--) dir[n - 1] = 0;
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", dir, (long)getpid());
-    remove_flat_dir(tmp);
+    whet_remove_flat_dir(tmp);
     WHET_TRY(whet_mkdirs(tmp, err));
     whet_status s = write_weights(m, o, tmp, err);
     if (s == WHET_OK) s = write_config(m, o->dtype, tmp, err);
@@ -233,6 +218,6 @@ whet_status whet_export_hf(const whet_export_model *m, const whet_hf_export_opts
         s = whet_atomic_write(path, o->modelfile, strlen(o->modelfile), err);
     }
     if (s == WHET_OK) s = whet_atomic_rename_dir(tmp, dir, err);
-    if (s != WHET_OK) remove_flat_dir(tmp);
+    if (s != WHET_OK) whet_remove_flat_dir(tmp);
     return s;
 }
