@@ -14,7 +14,7 @@
 #include "core/log.h"
 #include "infer/engine.h"
 #include "infer/generate.h"
-#include "io/peft_adapter.h"
+#include "model/lora_apply_infer.h"
 #include "server/server.h"
 
 typedef struct {
@@ -64,56 +64,6 @@ static int parse_args(int argc, char **argv, api_args *a) {
         {"threads", WHET_FLAG_INT, &a->threads, NULL},
     };
     return whet_cli_parse_flags("api", argc, argv, flags, sizeof flags / sizeof flags[0]);
-}
-
-/* ---- LoRA merge: W' = W + scale * B·A in f32 (PEFT merge_and_unload) ---- */
-
-typedef struct { float **bufs; int n; } merged_bufs;
-
-static whet_status merge_pair(whet_model *m, const whet_lora_pair *p, float scale, int r, merged_bufs *mb,
-                              whet_error *err) {
-    bool attn = strstr(p->module, "_proj") && (p->module[0] == 'q' || p->module[0] == 'k' || p->module[0] == 'v' ||
-                                               p->module[0] == 'o');
-    char name[160];
-    snprintf(name, sizeof name, "model.layers.%d.%s.%s.weight", p->layer, attn ? "self_attn" : "mlp", p->module);
-    whet_weight *w = whet_model_find_weight(m, name);
-    if (!w) return whet_errorf(err, WHET_ERR_NOT_FOUND, "adapter: the model has no %s", name);
-    if (w->dtype != WHET_DT_F32)
-        return whet_errorf(err, WHET_ERR_UNSUPPORTED, "adapter: %s is not f32 in memory; merge with `whet export` first",
-                           name);
-    if (w->rows != p->out_features || w->cols != p->in_features)
-        return whet_errorf(err, WHET_ERR_SHAPE, "adapter: %s is [%lld, %lld] but the adapter pair is [%lld, %lld]", name,
-                           (long long)w->rows, (long long)w->cols, (long long)p->out_features,
-                           (long long)p->in_features);
-    size_t n = (size_t)w->rows * (size_t)w->cols;
-    float *dst = malloc(n * sizeof *dst), **grown = realloc(mb->bufs, ((size_t)mb->n + 1) * sizeof *grown);
-    if (!dst || !grown) {
-        free(dst);
-        return whet_errorf(err, WHET_ERR_NOMEM, "adapter: out of memory merging %s", name);
-    }
-    mb->bufs = grown;
-    mb->bufs[mb->n++] = dst;
-    memcpy(dst, w->data, n * sizeof *dst);
-    for (int64_t o = 0; o < w->rows; o++)
-        for (int k = 0; k < r; k++) {
-            float b = scale * p->b[o * r + k];
-            const float *arow = p->a + (size_t)k * (size_t)w->cols;
-            float *drow = dst + (size_t)o * (size_t)w->cols;
-            for (int64_t i = 0; i < w->cols; i++) drow[i] += b * arow[i];
-        }
-    w->data = dst;
-    return WHET_OK;
-}
-
-static whet_status merge_adapter(whet_model *m, const char *dir, merged_bufs *mb, whet_error *err) {
-    whet_peft_adapter ad;
-    WHET_TRY(whet_peft_adapter_load(dir, &ad, err));
-    float scale = whet_peft_adapter_scale(&ad);
-    whet_status s = WHET_OK;
-    for (int i = 0; i < ad.n_pairs && s == WHET_OK; i++) s = merge_pair(m, &ad.pairs[i], scale, ad.r, mb, err);
-    if (s == WHET_OK) WHET_LOGI("merged %d LoRA pairs of %s (r=%d, scale %g)", ad.n_pairs, dir, ad.r, scale);
-    whet_peft_adapter_free(&ad);
-    return s;
 }
 
 /* ---- serving ---- */
@@ -200,13 +150,13 @@ static int run_api(int argc, char **argv) {
     whet_generation_config gc;
     char *tmpl = NULL;
     size_t tlen = 0;
-    merged_bufs mb = {0};
+    whet_lora_merged *lora = NULL;   /* the adapter merged at load (lora_apply_infer.h) */
     whet_model_load_opts lo = {.n_threads = (int)a.threads};
     int rc;
     if (whet_model_load(a.model_dir, &lo, &m, &err) != WHET_OK ||
         whet_generation_config_load(a.model_dir, &gc, &err) != WHET_OK ||
         whet_tokenizer_load_dir(a.model_dir, &tok, &err) != WHET_OK ||
-        (a.adapter_dir && merge_adapter(m, a.adapter_dir, &mb, &err) != WHET_OK) ||
+        (a.adapter_dir && whet_model_apply_lora(m, a.adapter_dir, &lora, &err) != WHET_OK) ||
         (a.template_path && whet_read_file(a.template_path, &tmpl, &tlen, &err) != WHET_OK))
         rc = whet_cli_fail("api", err.msg);
     else
@@ -214,8 +164,7 @@ static int run_api(int argc, char **argv) {
     free(tmpl);
     whet_tokenizer_free(tok);
     whet_model_free(m);
-    for (int i = 0; i < mb.n; i++) free(mb.bufs[i]);
-    free(mb.bufs);
+    whet_lora_merged_free(lora);
     return rc;
 }
 
