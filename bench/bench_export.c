@@ -1,0 +1,131 @@
+/* bench_export.c: `whet export` speed on a Qwen2.5-0.5B-shaped model: the
+ * stages of the command timed one by one — load the bf16 folder as f32,
+ * write the HF folder (bf16 safetensors, 1 shard), write GGUF f16, q8_0 and
+ * q4_k_m — with output bytes and throughput (the LoRA merge itself is r
+ * multiply-adds per weight, small next to these). The exporter is single-threaded today (the number of threads
+ * is printed so a threaded version can be compared). Weights are random
+ * (speed does not depend on them); the folder is written to a temp dir by
+ * whet_model_init_random (as `whet init-model`).
+ *
+ *   bench_export [--model DIR] [--keep] */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "core/file.h"
+#include "export/gguf_export.h"
+#include "export/merge.h"
+#include "model/init_random.h"
+
+static const char *k_qwen05b_config =
+    "{\"architectures\":[\"Qwen2ForCausalLM\"],\"model_type\":\"qwen2\",\"hidden_size\":896,"
+    "\"intermediate_size\":4864,\"num_hidden_layers\":24,\"num_attention_heads\":14,\"num_key_value_heads\":2,"
+    "\"vocab_size\":151936,\"max_position_embeddings\":32768,\"rms_norm_eps\":1e-06,\"rope_theta\":1000000.0,"
+    "\"tie_word_embeddings\":true,\"torch_dtype\":\"bfloat16\",\"bos_token_id\":151643,\"eos_token_id\":151645,"
+    "\"hidden_act\":\"silu\",\"use_sliding_window\":false}";
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static long long file_size(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 ? (long long)st.st_size : 0;
+}
+
+/* The real Qwen2.5 tokenizer (bundled fixture) into the random folder: GGUF needs a vocabulary. */
+static int copy_tokenizer(const char *dir) {
+    static const char *files[] = {"tokenizer.json", "tokenizer_config.json"};
+    for (int i = 0; i < 2; i++) {
+        char from[700], to[700], *buf = NULL;
+        size_t n = 0;
+        whet_error err = {0};
+        snprintf(from, sizeof from, "%s/tokenizers/qwen2.5/%s", WHET_REAL_FIXTURES, files[i]);
+        snprintf(to, sizeof to, "%s/%s", dir, files[i]);
+        if (whet_read_file(from, &buf, &n, &err) != WHET_OK) return fprintf(stderr, "bench_export: %s\n", err.msg), 1;
+        FILE *f = fopen(to, "wb");
+        bool ok = f && fwrite(buf, 1, n, f) == n;
+        if (f) ok = fclose(f) == 0 && ok;
+        free(buf);
+        if (!ok) return perror(to), 1;
+    }
+    return 0;
+}
+
+static int fail(const whet_error *err) {
+    fprintf(stderr, "bench_export: %s\n", err->msg);
+    return 1;
+}
+
+int main(int argc, char **argv) {
+    const char *model = NULL;
+    bool keep = false;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--keep")) keep = true;
+        else if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
+        else return fprintf(stderr, "usage: bench_export [--model DIR] [--keep]\n"), 2;
+    }
+    char tmp[] = "/tmp/whet_bench_export_XXXXXX", dir[600], cfg[600], out_hf[600], out_gguf[600];
+    if (!mkdtemp(tmp)) return perror("mkdtemp"), 1;
+    whet_error err = {0};
+    if (!model) {
+        snprintf(cfg, sizeof cfg, "%s/config.json", tmp);
+        FILE *f = fopen(cfg, "w");
+        if (!f) return perror(cfg), 1;
+        fputs(k_qwen05b_config, f);
+        fclose(f);
+        snprintf(dir, sizeof dir, "%s/model", tmp);
+        whet_init_random_opts o = {.seed = 1, .dtype = WHET_DT_BF16};
+        printf("writing a random Qwen2.5-0.5B-shaped bf16 folder to %s ...\n", dir);
+        if (whet_model_init_random(cfg, dir, &o, &err) != WHET_OK) return fail(&err);
+        if (copy_tokenizer(dir)) return 1;
+        model = dir;
+    }
+    printf("\n%-34s %10s %12s %10s\n", "stage (1 thread)", "seconds", "bytes out", "GB/s out");
+    double t0 = now();
+    whet_export_model m;
+    if (whet_export_load(model, &m, &err) != WHET_OK) return fail(&err);
+    double t_load = now() - t0;
+    long long params = 0;
+    for (size_t i = 0; i < m.n; i++) params += m.t[i].numel;
+    printf("%-34s %10.2f %12lld %10s   (%lld parameters)\n", "load bf16 folder as f32", t_load, params * 4, "-",
+           params);
+
+    snprintf(out_hf, sizeof out_hf, "%s/hf", tmp);
+    whet_hf_export_opts ho = {.export_dir = out_hf, .export_size_gb = 5, .dtype = WHET_DT_BF16};
+    t0 = now();
+    if (whet_export_hf(&m, &ho, &err) != WHET_OK) return fail(&err);
+    double t_hf = now() - t0;
+    char st_path[700];
+    snprintf(st_path, sizeof st_path, "%s/model.safetensors", out_hf);
+    long long hf_bytes = file_size(st_path);
+    printf("%-34s %10.2f %12lld %10.3f\n", "HF folder, bf16 safetensors", t_hf, hf_bytes, hf_bytes / t_hf / 1e9);
+
+    static const whet_gguf_ftype types[] = {WHET_GGUF_FT_F16, WHET_GGUF_FT_Q8_0, WHET_GGUF_FT_Q4_K_M};
+    for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
+        snprintf(out_gguf, sizeof out_gguf, "%s/model-%s.gguf", tmp, whet_gguf_ftype_name(types[k]));
+        whet_gguf_export_opts go = {.path = out_gguf, .ftype = types[k], .name = "bench"};
+        t0 = now();
+        if (whet_export_gguf(&m, &go, &err) != WHET_OK) return fail(&err);
+        double t = now() - t0;
+        long long bytes = file_size(out_gguf);
+        char label[64];
+        snprintf(label, sizeof label, "GGUF %s", whet_gguf_ftype_name(types[k]));
+        printf("%-34s %10.2f %12lld %10.3f   (%.2f GB/s of f32 input)\n", label, t, bytes, bytes / t / 1e9,
+               params * 4.0 / t / 1e9);
+        if (!keep) unlink(out_gguf);
+    }
+    whet_export_free(&m);
+    if (!keep) {
+        char cmd[800];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+        if (system(cmd) != 0) fprintf(stderr, "bench_export: could not remove %s\n", tmp);
+    } else {
+        printf("kept %s\n", tmp);
+    }
+    return 0;
+}
