@@ -99,4 +99,9 @@
 #define TOL_GGUF_F32_LLAMA3_ROPE 2e-6
 #define TOL_GGUF_Q8_0_LOGITS 0.04
 #define TOL_GGUF_Q4_K_M_LOGITS 0.25
+/* test_learning_cli: qwen2-tiny LoRA r16, lr 2e-2, 200 full-batch steps on 4 identity records
+ * measured first logged loss 6.49 -> final 1.677 (ratio 0.258; plateau from step ~120). */
+#define LEARN_QWEN2_MAX_LOSS 2.0
+#define LEARN_QWEN2_MAX_RATIO 0.3
+
 #endif
