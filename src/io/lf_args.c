@@ -146,6 +146,13 @@ static whet_status coerce(const whet_lf_key *k, const cJSON *v, const char *orig
         else if (txt && parse_bool_text(txt, &b)) *out = cJSON_CreateBool(b);
         break;
     }
+    case WHET_LF_PATH_OR_BOOL: {   /* kept as a bool, or as the path text */
+        bool b;
+        if (cJSON_IsBool(v)) *out = cJSON_CreateBool(cJSON_IsTrue(v));
+        else if (txt && parse_bool_text(txt, &b)) *out = cJSON_CreateBool(b);
+        else if (txt && txt[0]) *out = cJSON_CreateString(txt);
+        break;
+    }
     }
     if (*out) return WHET_OK;
     char *shown = cJSON_PrintUnformatted(v);
@@ -426,13 +433,14 @@ whet_status whet_lf_args_parse(int argc, char **argv, whet_lf_args **out, whet_e
 static const cJSON *get(const whet_lf_args *a, const char *key, whet_lf_type want) {
     const whet_lf_key *k = whet_lf_args_find_key(key);
     WHET_ASSERT(k != NULL);
-    WHET_ASSERT(k->type == want || (want == WHET_LF_STR && k->type == WHET_LF_LIST) ||
+    WHET_ASSERT(k->type == want || (want == WHET_LF_STR && (k->type == WHET_LF_LIST || k->type == WHET_LF_PATH_OR_BOOL)) ||
                 (want == WHET_LF_FLOAT && k->type == WHET_LF_INT));
     return cJSON_GetObjectItemCaseSensitive(a->obj, key);
 }
 
 const char *whet_lf_args_str(const whet_lf_args *a, const char *key) {
     const cJSON *v = get(a, key, WHET_LF_STR);
+    if (cJSON_IsTrue(v)) return "true";   /* WHET_LF_PATH_OR_BOOL; false reads NULL */
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 

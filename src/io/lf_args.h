@@ -43,7 +43,10 @@ void whet_lf_args_list_free(char **list);
  * unset floats NAN). `choices` lists LLaMA-Factory's valid values ("a|b"),
  * `supported_values` the subset whet implements (NULL = all). A key with
  * supported == false is accepted only at its default value. */
-typedef enum { WHET_LF_STR, WHET_LF_INT, WHET_LF_FLOAT, WHET_LF_BOOL, WHET_LF_LIST } whet_lf_type;
+/* WHET_LF_PATH_OR_BOOL: a path string or a bool, as transformers'
+ * resume_from_checkpoint (true = newest checkpoint in output_dir). It reads
+ * through whet_lf_args_str: a path as given, true as "true"; false reads NULL. */
+typedef enum { WHET_LF_STR, WHET_LF_INT, WHET_LF_FLOAT, WHET_LF_BOOL, WHET_LF_LIST, WHET_LF_PATH_OR_BOOL } whet_lf_type;
 typedef struct {
     const char *name;
     const char *group;            /* model|data|finetuning|training|generating|export|eval */

@@ -15,6 +15,7 @@
 #define F WHET_LF_FLOAT
 #define B WHET_LF_BOOL
 #define L WHET_LF_LIST
+#define PB WHET_LF_PATH_OR_BOOL
 /* supported key / unsupported key (accepted only at its default) */
 #define Y(group, name, type, def, choices, supp, help) {name, group, type, def, true, choices, supp, help}
 #define N(group, name, type, def, help) {name, group, type, def, false, NULL, NULL, help}
@@ -258,7 +259,7 @@ static const whet_lf_key KEYS[] = {
     Y("training", "save_only_model", B, "false", NULL, NULL, "checkpoints without optimizer state"),
     Y("training", "eval_strategy", S, "no", "no|steps|epoch", NULL, "when to evaluate"),
     Y("training", "eval_steps", F, NULL, NULL, NULL, "evaluate every N steps"),
-    Y("training", "resume_from_checkpoint", S, NULL, NULL, NULL, "checkpoint folder to resume"),
+    Y("training", "resume_from_checkpoint", PB, NULL, NULL, NULL, "checkpoint folder to resume, or true = the newest in output_dir"),
     Y("training", "report_to", L, "none", NULL, "none|tensorboard", "loggers"),
     Y("training", "run_name", S, NULL, NULL, NULL, "run name"),
     Y("training", "predict_with_generate", B, "false", NULL, NULL, "generate in predict (BLEU/ROUGE)"),
@@ -315,6 +316,7 @@ const char *whet_lf_type_name(whet_lf_type t) {
     case WHET_LF_FLOAT: return "number";
     case WHET_LF_BOOL: return "boolean (true/false)";
     case WHET_LF_LIST: return "comma-separated list";
+    case WHET_LF_PATH_OR_BOOL: return "path or boolean";
     }
     return "?";
 }
@@ -342,7 +344,8 @@ char *whet_lf_args_help(const char *groups) {
             char head[96];
             snprintf(head, sizeof head, "  --%s %s", k->name,
                      k->type == WHET_LF_BOOL ? "[BOOL]" : k->type == WHET_LF_INT ? "INT" :
-                     k->type == WHET_LF_FLOAT ? "FLOAT" : k->type == WHET_LF_LIST ? "A,B" : "STR");
+                     k->type == WHET_LF_FLOAT ? "FLOAT" : k->type == WHET_LF_LIST ? "A,B" :
+                     k->type == WHET_LF_PATH_OR_BOOL ? "PATH|BOOL" : "STR");
             whet_sb_printf(&sb, "%-44s %s", head, k->help);
             if (k->supported_values || k->choices) whet_sb_printf(&sb, " {%s}", k->supported_values ? k->supported_values : k->choices);
             whet_sb_printf(&sb, " (default: %s)\n", k->def ? k->def : "None");

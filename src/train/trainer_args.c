@@ -54,8 +54,7 @@ whet_status whet_trainer_cfg_from_args(const whet_lf_args *a, const whet_model_c
     if (!cfg->output_dir[0]) return whet_errorf(err, WHET_ERR_INVALID_ARG, "output_dir: required (where the adapter goes)");
     copy_str(cfg->base_model, sizeof cfg->base_model, whet_lf_args_str(a, "model_name_or_path"));
     copy_str(cfg->resume, sizeof cfg->resume, whet_lf_args_str(a, "resume_from_checkpoint"));
-    if (strcmp(cfg->resume, "false") == 0 || strcmp(cfg->resume, "False") == 0) cfg->resume[0] = 0;
-    if (strcmp(cfg->resume, "True") == 0) copy_str(cfg->resume, sizeof cfg->resume, "true");
+    /* path, or "true" (newest checkpoint); YAML/CLI false reads NULL (lf_args WHET_LF_PATH_OR_BOOL) */
     cfg->num_train_epochs = whet_lf_args_double(a, "num_train_epochs");
     cfg->max_steps = whet_lf_args_int(a, "max_steps");
     if (cfg->max_steps <= 0 && !(cfg->num_train_epochs > 0))

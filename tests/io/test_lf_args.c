@@ -191,10 +191,48 @@ static void test_docs_list_every_key(void) {
         char row[160];
         snprintf(row, sizeof row, "| `%s` | %s |", reg[i].name,
                  reg[i].type == WHET_LF_STR ? "string" : reg[i].type == WHET_LF_INT ? "integer" :
-                 reg[i].type == WHET_LF_FLOAT ? "number" : reg[i].type == WHET_LF_BOOL ? "bool" : "list");
+                 reg[i].type == WHET_LF_FLOAT ? "number" : reg[i].type == WHET_LF_BOOL ? "bool" :
+                 reg[i].type == WHET_LF_PATH_OR_BOOL ? "path or bool" : "list");
         CHECK_MSG(strstr(doc, row) != NULL, "docs/config.md has no row '%s'", row);
     }
     free(doc);
+}
+
+/* resume_from_checkpoint is a path or a bool, as in transformers. */
+static void test_resume_path_or_bool(void) {
+    static const char *const CASES[][2] = {
+        {"{\"output_dir\": \"o\", \"resume_from_checkpoint\": true}", "true"},
+        {"{\"output_dir\": \"o\", \"resume_from_checkpoint\": \"True\"}", "true"},
+        {"{\"output_dir\": \"o\", \"resume_from_checkpoint\": false}", NULL},
+        {"{\"output_dir\": \"o\", \"resume_from_checkpoint\": \"o/checkpoint-2\"}", "o/checkpoint-2"},
+    };
+    for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) {
+        cJSON *obj = cJSON_Parse(CASES[i][0]);
+        whet_lf_args *a = NULL;
+        whet_error err = {0};
+        CHECK_OK(whet_lf_args_from_json(obj, "case", &a, &err), &err);
+        if (a) {
+            const char *got = whet_lf_args_str(a, "resume_from_checkpoint");
+            if (CASES[i][1]) CHECK_STR_EQ(got ? got : "(null)", CASES[i][1]);
+            else CHECK_MSG(got == NULL, "case %zu: expected NULL, got %s", i, got);
+        }
+        whet_lf_args_free(a);
+        cJSON_Delete(obj);
+    }
+    /* a list is a clear type error naming the key */
+    cJSON *obj = cJSON_Parse("{\"resume_from_checkpoint\": [\"a\", \"b\"]}");
+    whet_lf_args *a = NULL;
+    whet_error err = {0};
+    CHECK(whet_lf_args_from_json(obj, "cfg.yaml", &a, &err) == WHET_ERR_INVALID_ARG);
+    CHECK_MSG(strstr(err.msg, "resume_from_checkpoint") && strstr(err.msg, "path or boolean"), "msg: %s", err.msg);
+    whet_lf_args_free(a);
+    cJSON_Delete(obj);
+    /* command line: --resume_from_checkpoint true */
+    char *argv[] = {"--output_dir", "o", "--resume_from_checkpoint", "true"};
+    a = NULL;
+    CHECK_OK(whet_lf_args_parse(4, argv, &a, &err), &err);
+    if (a) CHECK_STR_EQ(whet_lf_args_str(a, "resume_from_checkpoint"), "true");
+    whet_lf_args_free(a);
 }
 
 static void test_help(void) {
@@ -212,6 +250,7 @@ static void test_help(void) {
 
 int main(void) {
     test_train_example();
+    test_resume_path_or_bool();
     test_merge_example_and_overrides();
     test_errors();
     test_unsupported_at_default_and_deepspeed();
