@@ -273,15 +273,12 @@ static void test_errors(void) {
          WHET_ERR_INVALID_ARG, "cannot find valid samples");
 }
 
-/* Every demo dataset at full size, when shared/data is present. */
+/* Every demo dataset at full size (tests/fixtures/real-tokenizers.tar.xz, unpacked by CMake into
+ * WHET_REAL_FIXTURES/data: LLaMA-Factory's demo data and huanhuan, as in shared/data). */
 static void test_full_demos(void) {
-    const char *shared = getenv("WHET_SHARED_DIR") ? getenv("WHET_SHARED_DIR") : "/work/shared";
-    char dir[1024], probe[1200];
-    snprintf(dir, sizeof dir, "%s/data/llamafactory", shared);
-    snprintf(probe, sizeof probe, "%s/alpaca_zh_demo.json", dir);
-    FILE *f = fopen(probe, "r");
-    if (!f) { printf("full demo datasets skipped: %s not found (set WHET_SHARED_DIR)\n", probe); return; }
-    fclose(f);
+    const char *real = WHET_REAL_FIXTURES;
+    const char *dir = WHET_REAL_FIXTURES "/data/llamafactory";
+    FILE *f;
     static const struct { const char *name; size_t n; } C[] = {
         {"identity", 91}, {"alpaca_en_demo", 999}, {"alpaca_zh_demo", 1000}, {"glaive_toolcall_en_demo", 300}};
     for (size_t i = 0; i < sizeof C / sizeof C[0]; i++) {
@@ -300,7 +297,7 @@ static void test_full_demos(void) {
     f = fopen(info, "w");
     if (!f) { CHECK(0); return; }
     fprintf(f, "{\"huanhuan\": {\"file_name\": \"%s/data/huanhuan/huanhuan.json\"},"
-               " \"c4_demo\": {\"file_name\": \"%s/c4_demo.jsonl\", \"columns\": {\"prompt\": \"text\"}}}", shared, dir);
+               " \"c4_demo\": {\"file_name\": \"%s/c4_demo.jsonl\", \"columns\": {\"prompt\": \"text\"}}}", real, dir);
     fclose(f);
     whet_sft_dataset d = {0};
     snprintf(json, sizeof json, "{\"dataset\":\"huanhuan\",\"dataset_dir\":\"%s\",\"template\":\"qwen\","
