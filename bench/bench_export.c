@@ -17,14 +17,8 @@
 #include "core/file.h"
 #include "export/gguf_export.h"
 #include "export/merge.h"
+#include "bench_qwen05b.h"
 #include "model/init_random.h"
-
-static const char *k_qwen05b_config =
-    "{\"architectures\":[\"Qwen2ForCausalLM\"],\"model_type\":\"qwen2\",\"hidden_size\":896,"
-    "\"intermediate_size\":4864,\"num_hidden_layers\":24,\"num_attention_heads\":14,\"num_key_value_heads\":2,"
-    "\"vocab_size\":151936,\"max_position_embeddings\":32768,\"rms_norm_eps\":1e-06,\"rope_theta\":1000000.0,"
-    "\"tie_word_embeddings\":true,\"torch_dtype\":\"bfloat16\",\"bos_token_id\":151643,\"eos_token_id\":151645,"
-    "\"hidden_act\":\"silu\",\"use_sliding_window\":false}";
 
 static double now(void) {
     struct timespec t;
@@ -69,20 +63,12 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
         else return fprintf(stderr, "usage: bench_export [--model DIR] [--keep]\n"), 2;
     }
-    char tmp[] = "/tmp/whet_bench_export_XXXXXX", dir[600], cfg[600], out_hf[600], out_gguf[600];
+    char tmp[] = "/tmp/whet_bench_export_XXXXXX", dir[600], out_hf[600], out_gguf[600];
     if (!mkdtemp(tmp)) return perror("mkdtemp"), 1;
     whet_error err = {0};
     if (!model) {
-        snprintf(cfg, sizeof cfg, "%s/config.json", tmp);
-        FILE *f = fopen(cfg, "w");
-        if (!f) return perror(cfg), 1;
-        fputs(k_qwen05b_config, f);
-        fclose(f);
-        snprintf(dir, sizeof dir, "%s/model", tmp);
-        whet_init_random_opts o = {.seed = 1, .dtype = WHET_DT_BF16};
-        printf("writing a random Qwen2.5-0.5B-shaped bf16 folder to %s ...\n", dir);
-        if (whet_model_init_random(cfg, dir, &o, &err) != WHET_OK) return fail(&err);
-        if (copy_tokenizer(dir)) return 1;
+        printf("writing a random Qwen2.5-0.5B-shaped bf16 folder to %s/model ...\n", tmp);
+        if (write_qwen05b(tmp, dir, sizeof dir) || copy_tokenizer(dir)) return 1;
         model = dir;
     }
     printf("\n%-34s %10s %12s %10s\n", "stage (1 thread)", "seconds", "bytes out", "GB/s out");

@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include "core/file.h"
 #include "infer/generate.h"
+#include "bench_qwen05b.h"
 #include "model/init_random.h"
 
 typedef struct {
@@ -23,28 +24,6 @@ typedef struct {
     int threads, prompt, decode, repeat;
     bool f32;
 } bench_args;
-
-static const char *k_qwen05b_config =
-    "{\"architectures\":[\"Qwen2ForCausalLM\"],\"model_type\":\"qwen2\",\"hidden_size\":896,"
-    "\"intermediate_size\":4864,\"num_hidden_layers\":24,\"num_attention_heads\":14,\"num_key_value_heads\":2,"
-    "\"vocab_size\":151936,\"max_position_embeddings\":32768,\"rms_norm_eps\":1e-06,\"rope_theta\":1000000.0,"
-    "\"tie_word_embeddings\":true,\"torch_dtype\":\"bfloat16\",\"bos_token_id\":151643,\"eos_token_id\":151645,"
-    "\"hidden_act\":\"silu\",\"use_sliding_window\":false}";
-
-/* The config string -> <dir>/config.json -> random bf16 folder <dir>/model. */
-static int write_qwen05b(const char *dir, char *model_dir, size_t cap) {
-    char cfg[600];
-    snprintf(cfg, sizeof cfg, "%s/config.json", dir);
-    FILE *f = fopen(cfg, "w");
-    if (!f) return 1;
-    fputs(k_qwen05b_config, f);
-    fclose(f);
-    snprintf(model_dir, cap, "%s/model", dir);
-    whet_error err = {0};
-    whet_init_random_opts o = {.seed = 1, .dtype = WHET_DT_BF16};
-    if (whet_model_init_random(cfg, model_dir, &o, &err) != WHET_OK) return fprintf(stderr, "%s\n", err.msg), 1;
-    return 0;
-}
 
 static int parse(int argc, char **argv, bench_args *a) {
     for (int i = 1; i < argc; i++) {
