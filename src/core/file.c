@@ -110,3 +110,8 @@ void whet_remove_flat_dir(const char *dir) {
     closedir(d);
     rmdir(dir);
 }
+
+bool whet_is_gguf_file(const char *path) {
+    size_t n = strlen(path);
+    return n > 5 && !strcmp(path + n - 5, ".gguf") && whet_file_exists(path);
+}

@@ -18,6 +18,8 @@ void whet_mmap_close(whet_mmap *m);
 
 bool whet_file_exists(const char *path);
 bool whet_dir_exists(const char *path);
+/* A regular file (not a folder) whose name ends in .gguf: a GGUF model or vocabulary. */
+bool whet_is_gguf_file(const char *path);
 /* mkdir -p. */
 whet_status whet_mkdirs(const char *path, whet_error *err);
 /* Join a directory and a file name into `out` (size `cap`). */

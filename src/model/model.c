@@ -169,7 +169,7 @@ whet_status whet_model_load(const char *dir, const whet_model_load_opts *opts, w
     whet_model_load_opts def = {0};
     if (!opts) opts = &def;
     whet_status s;
-    if (whet_model_path_is_gguf(dir)) {
+    if (whet_is_gguf_file(dir)) {
         s = whet_model_bind_gguf(m, dir, opts->keep_dtype, err);
     } else {
         s = whet_hf_config_load(dir, &m->cfg, err);
@@ -204,11 +204,6 @@ void whet_model_free(whet_model *m) {
     whet_safetensors_close(m->st);
     whet_gguf_close(m->gguf);
     free(m);
-}
-
-bool whet_model_path_is_gguf(const char *path) {
-    size_t n = strlen(path);
-    return n > 5 && !strcmp(path + n - 5, ".gguf") && whet_file_exists(path);
 }
 
 whet_weight *whet_model_find_weight(whet_model *m, const char *hf_name) {

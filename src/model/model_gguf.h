@@ -12,6 +12,4 @@
 whet_status whet_model_bind_gguf(whet_model *m, const char *path, bool keep_dtype, whet_error *err);
 /* A buffer freed with the model (model.c). */
 void *whet_model_owned_alloc(whet_model *m, size_t bytes);
-/* Does `path` name a GGUF file (a regular file ending in .gguf)? */
-bool whet_model_path_is_gguf(const char *path);
 #endif

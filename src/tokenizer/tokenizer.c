@@ -149,8 +149,7 @@ static whet_status load_config(whet_tokenizer *t, const char *file, whet_error *
 whet_status whet_tokenizer_load_dir(const char *dir, whet_tokenizer **out, whet_error *err) {
     char path[4096];
     *out = NULL;
-    size_t dn = strlen(dir);
-    if (dn > 5 && !strcmp(dir + dn - 5, ".gguf") && whet_file_exists(dir) && !whet_dir_exists(dir))
+    if (whet_is_gguf_file(dir))
         return whet_tokenizer_load_gguf(dir, out, err);   /* a GGUF model carries its vocabulary */
     whet_tokenizer *t;
     whet_path_join(path, sizeof path, dir, "tokenizer.json");
