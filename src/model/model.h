@@ -63,6 +63,8 @@ typedef struct {
 whet_status whet_kv_pool_init(whet_kv_pool *kv, const whet_model_config *cfg, int block_size, int n_blocks, whet_error *err);
 void whet_kv_pool_free(whet_kv_pool *kv);
 
+struct whet_lora_set;              /* model/lora_infer.h */
+
 /* One forward step over tokens from one or more sequences. Token t belongs to
  * sequence seq_of[t] and sits at position pos[t]; its K/V are written to
  * block block_tables[seq][pos / block_size], slot pos % block_size. Attention
@@ -76,6 +78,11 @@ typedef struct {
     const int32_t *const *block_tables; /* [n_seqs][ceil(max_pos+1 / block_size)] */
     int n_logits;                  /* rows of logits wanted */
     const int32_t *logit_rows;     /* [n_logits] token indices whose logits are returned */
+    /* Unmerged LoRA (model/lora_infer.h), both NULL for the base model alone:
+     * token t adds adapter lora_of[t]'s delta to every linear that adapter
+     * adapts; -1 = the base model. One batch may mix adapters. */
+    const struct whet_lora_set *lora;
+    const int32_t *lora_of;        /* [n_tokens] adapter index or -1 */
 } whet_forward_batch;
 
 /* logits: [n_logits, vocab_size]. Scratch is allocated internally and reused
@@ -99,4 +106,9 @@ void whet_forward_ws_free(whet_forward_ws *ws);
  * scoring, not for serving. */
 whet_status whet_model_forward_padded(whet_model *m, const int32_t *ids, const uint8_t *mask, int B, int L,
                                       float *logits, float *hidden_states, whet_error *err);
+/* Same with unmerged LoRA: row b uses adapter lora_of_row[b] of `lora`
+ * (-1 = the base model); lora / lora_of_row NULL = the base model. */
+whet_status whet_model_forward_padded_lora(whet_model *m, const int32_t *ids, const uint8_t *mask, int B, int L,
+                                           const struct whet_lora_set *lora, const int32_t *lora_of_row,
+                                           float *logits, float *hidden_states, whet_error *err);
 #endif

@@ -4,10 +4,13 @@
  * LlamaDecoderLayer / Qwen2 / Qwen3 / Mistral compute it:
  *   x += o_proj(attn(rope(norm_q(q_proj(rms(x)))), rope(norm_k(k_proj(..))), v_proj(..)))
  *   x += down_proj(silu(gate_proj(rms(x))) * up_proj(rms(x)))
- * then the final RMSNorm and the LM head on the requested rows only. */
+ * then the final RMSNorm and the LM head on the requested rows only.
+ * With unmerged LoRA (batch.lora) every adapted linear also adds its rows'
+ * adapter deltas after the base matmul (lora_infer.h). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "model/lora_infer.h"
 #include "model/model.h"
 #include "ops/add.h"
 #include "ops/attention.h"
@@ -75,6 +78,12 @@ static whet_status check_batch(const whet_model *m, const whet_kv_pool *kv, cons
             return whet_errorf(err, WHET_ERR_INVALID_ARG, "forward: token %d (sequence %d, position %d) maps to block %d, "
                                "outside the pool of %d blocks", t, b->seq_of[t], b->pos[t], blk, kv->n_blocks);
     }
+    int n_lora = whet_lora_set_count(b->lora);
+    if (b->lora && !b->lora_of) return whet_errorf(err, WHET_ERR_INVALID_ARG, "forward: LoRA set without lora_of");
+    for (int t = 0; b->lora && t < b->n_tokens; t++)
+        if (b->lora_of[t] < -1 || b->lora_of[t] >= n_lora)
+            return whet_errorf(err, WHET_ERR_INVALID_ARG, "forward: token %d uses adapter %d of %d", t, b->lora_of[t],
+                               n_lora);
     for (int r = 0; r < b->n_logits; r++)
         if (b->logit_rows[r] < 0 || b->logit_rows[r] >= b->n_tokens)
             return whet_errorf(err, WHET_ERR_INVALID_ARG, "forward: logit row %d is token %d of %d", r, b->logit_rows[r],
@@ -93,15 +102,23 @@ static void write_kv(whet_kv_pool *kv, int l, const whet_forward_batch *b, const
     }
 }
 
+/* y = x·Wᵀ + b of layer l's linear `mod`, plus the LoRA deltas of the rows that use an adapter. */
+static whet_status linear(whet_model *m, const whet_forward_batch *b, int l, whet_lora_module mod, float *y,
+                          const float *x, const whet_weight *w, const float *bias, int64_t T, whet_error *err) {
+    WHET_TRY(whet_matmul(y, x, w, bias, T, m->pool, err));
+    if (b->lora) whet_lora_set_apply(b->lora, l, mod, x, y, T, b->lora_of, m->pool);
+    return WHET_OK;
+}
+
 static whet_status attention_block(whet_model *m, whet_kv_pool *kv, int l, const whet_forward_batch *b,
                                    const fwd_extra *ex, fwd_bufs *f, whet_error *err) {
     const whet_model_config *c = &m->cfg;
     const whet_layer_weights *L = &m->layers[l];
     int64_t T = b->n_tokens, H = c->hidden_size;
     whet_rmsnorm(f->xn, f->x, L->input_norm, T, H, c->rms_norm_eps);
-    WHET_TRY(whet_matmul(f->q, f->xn, &L->q_proj, L->q_bias, T, m->pool, err));
-    WHET_TRY(whet_matmul(f->k, f->xn, &L->k_proj, L->k_bias, T, m->pool, err));
-    WHET_TRY(whet_matmul(f->v, f->xn, &L->v_proj, L->v_bias, T, m->pool, err));
+    WHET_TRY(linear(m, b, l, WHET_LORA_Q, f->q, f->xn, &L->q_proj, L->q_bias, T, err));
+    WHET_TRY(linear(m, b, l, WHET_LORA_K, f->k, f->xn, &L->k_proj, L->k_bias, T, err));
+    WHET_TRY(linear(m, b, l, WHET_LORA_V, f->v, f->xn, &L->v_proj, L->v_bias, T, err));
     if (c->qk_norm) {
         whet_rmsnorm(f->q, f->q, L->q_norm, T * c->n_heads, c->head_dim, c->rms_norm_eps);
         whet_rmsnorm(f->k, f->k, L->k_norm, T * c->n_kv_heads, c->head_dim, c->rms_norm_eps);
@@ -117,19 +134,20 @@ static whet_status attention_block(whet_model *m, whet_kv_pool *kv, int l, const
         .key_mask = ex->key_mask, .sliding_window = c->sliding_window, .scale = 1.0f / sqrtf((float)c->head_dim),
     };
     WHET_TRY(whet_attention_paged(f->att, f->q, &a, m->pool, err));
-    WHET_TRY(whet_matmul(f->xn, f->att, &L->o_proj, L->o_bias, T, m->pool, err));
+    WHET_TRY(linear(m, b, l, WHET_LORA_O, f->xn, f->att, &L->o_proj, L->o_bias, T, err));
     whet_add_inplace(f->x, f->xn, T * H);
     return WHET_OK;
 }
 
-static whet_status mlp_block(whet_model *m, int l, int64_t T, fwd_bufs *f, whet_error *err) {
+static whet_status mlp_block(whet_model *m, int l, const whet_forward_batch *b, fwd_bufs *f, whet_error *err) {
     const whet_model_config *c = &m->cfg;
     const whet_layer_weights *L = &m->layers[l];
+    int64_t T = b->n_tokens;
     whet_rmsnorm(f->xn, f->x, L->post_attn_norm, T, c->hidden_size, c->rms_norm_eps);
-    WHET_TRY(whet_matmul(f->gate, f->xn, &L->gate_proj, NULL, T, m->pool, err));
-    WHET_TRY(whet_matmul(f->up, f->xn, &L->up_proj, NULL, T, m->pool, err));
+    WHET_TRY(linear(m, b, l, WHET_LORA_GATE, f->gate, f->xn, &L->gate_proj, NULL, T, err));
+    WHET_TRY(linear(m, b, l, WHET_LORA_UP, f->up, f->xn, &L->up_proj, NULL, T, err));
     whet_swiglu(f->gate, f->gate, f->up, T * c->intermediate_size);
-    WHET_TRY(whet_matmul(f->xn, f->gate, &L->down_proj, NULL, T, m->pool, err));
+    WHET_TRY(linear(m, b, l, WHET_LORA_DOWN, f->xn, f->gate, &L->down_proj, NULL, T, err));
     whet_add_inplace(f->x, f->xn, T * c->hidden_size);
     return WHET_OK;
 }
@@ -151,7 +169,7 @@ static whet_status forward_core(whet_model *m, whet_kv_pool *kv, const whet_forw
     for (int l = 0; l < c->n_layers; l++) {
         if (ex->layer_hidden) memcpy(ex->layer_hidden + (size_t)l * T * H, f.x, (size_t)(T * H) * sizeof(float));
         WHET_TRY(attention_block(m, kv, l, b, ex, &f, err));
-        WHET_TRY(mlp_block(m, l, T, &f, err));
+        WHET_TRY(mlp_block(m, l, b, &f, err));
     }
     float *normed = ex->final_hidden ? ex->final_hidden
                                      : ex->layer_hidden ? ex->layer_hidden + (size_t)c->n_layers * T * H : NULL;
@@ -187,6 +205,12 @@ void whet_forward_ws_free(whet_forward_ws *ws) {
 
 whet_status whet_model_forward_padded(whet_model *m, const int32_t *ids, const uint8_t *mask, int B, int L,
                                       float *logits, float *hidden_states, whet_error *err) {
+    return whet_model_forward_padded_lora(m, ids, mask, B, L, NULL, NULL, logits, hidden_states, err);
+}
+
+whet_status whet_model_forward_padded_lora(whet_model *m, const int32_t *ids, const uint8_t *mask, int B, int L,
+                                           const struct whet_lora_set *lora, const int32_t *lora_of_row,
+                                           float *logits, float *hidden_states, whet_error *err) {
     if (B <= 0 || L <= 0) return whet_errorf(err, WHET_ERR_INVALID_ARG, "forward: empty batch [%d, %d]", B, L);
     whet_kv_pool kv;
     WHET_TRY(whet_kv_pool_init(&kv, &m->cfg, L, B, err));  /* one block of L slots per row */
@@ -195,8 +219,9 @@ whet_status whet_model_forward_padded(whet_model *m, const int32_t *ids, const u
     int32_t *blocks = malloc((size_t)B * sizeof *blocks);
     const int32_t **tables = malloc((size_t)B * sizeof *tables);
     const uint8_t **masks = malloc((size_t)B * sizeof *masks);
+    int32_t *lora_of = lora && lora_of_row ? malloc(n * sizeof *lora_of) : NULL;
     whet_status s = WHET_OK;
-    if (!pos || !seq || !rows || !blocks || !tables || !masks) {
+    if (!pos || !seq || !rows || !blocks || !tables || !masks || (lora && lora_of_row && !lora_of)) {
         s = whet_errorf(err, WHET_ERR_NOMEM, "forward: out of memory for a [%d, %d] batch", B, L);
     } else {
         for (int b = 0; b < B; b++) {
@@ -208,11 +233,12 @@ whet_status whet_model_forward_padded(whet_model *m, const int32_t *ids, const u
                 pos[i] = p;
                 seq[i] = b;
                 rows[i] = (int32_t)i;
+                if (lora_of) lora_of[i] = lora_of_row[b];
             }
         }
         whet_forward_batch fb = {.n_tokens = (int)n, .tokens = ids, .pos = pos, .seq_of = seq, .n_seqs = B,
                                  .block_tables = (const int32_t *const *)tables, .n_logits = logits ? (int)n : 0,
-                                 .logit_rows = rows};
+                                 .logit_rows = rows, .lora = lora_of ? lora : NULL, .lora_of = lora_of};
         fwd_extra ex = {.key_mask = mask ? (const uint8_t *const *)masks : NULL, .layer_hidden = hidden_states};
         whet_forward_ws ws = {0};
         s = forward_core(m, &kv, &fb, &ex, logits, &ws, err);
@@ -224,6 +250,7 @@ whet_status whet_model_forward_padded(whet_model *m, const int32_t *ids, const u
     free(blocks);
     free(tables);
     free(masks);
+    free(lora_of);
     whet_kv_pool_free(&kv);
     return s;
 }
