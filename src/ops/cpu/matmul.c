@@ -6,8 +6,15 @@
  *  - f16/bf16, many tokens (prefill): rows widened per tile of WHET_MM_TILE
  *    rows (the pool splits the widening), then sgemm on the tile; this keeps
  *    a bf16 model at half the memory of an f32 copy.
- *  - quantized (q8_0, q4_k...): few tokens use whet_quant_dot per row (no
- *    widened copy at all); many tokens dequantize a tile and use sgemm. */
+ *  - quantized with an integer kernel (q8_0, q4_0, q4_1, q5_0, q5_1, q4_k,
+ *    q5_k, q6_k; ops/quant_dot.h): every token row is quantized to 8 bits
+ *    once, then each weight row is dotted with each token in integer
+ *    arithmetic (AVX2 when the CPU has it), rows split over the pool in
+ *    blocks that stay in L1 while the tokens stream past. One code path for
+ *    any number of tokens, so a row's result never depends on how many
+ *    sequences share the batch (greedy output is batch-invariant).
+ *  - other quantized types: few tokens use whet_quant_dot per row, many
+ *    tokens dequantize a tile and use sgemm. */
 #include "ops/matmul.h"
 #include <cblas.h>
 #include <stdlib.h>
@@ -15,15 +22,18 @@
 #include "core/half.h"
 #include "ops/add.h"
 #include "ops/cpu/quant_link.h"
+#include "ops/quant_dot.h"
 
 #define WHET_MM_TILE 256
 /* At or below this many tokens the quantized and half paths dot rows directly. */
 #define WHET_MM_QDOT_MAX_T 8
 #define WHET_MM_CHUNK 512
+/* Weight rows per block of the integer path (16 q8_0 rows of 4096 = 70 KB). */
+#define WHET_MM_ROW_BLOCK 16
 
 static bool is_quant(whet_dtype t) {
     return t == WHET_DT_Q8_0 || t == WHET_DT_Q4_0 || t == WHET_DT_Q4_1 || t == WHET_DT_Q5_0 || t == WHET_DT_Q5_1 ||
-           t == WHET_DT_Q4_K || t == WHET_DT_Q5_K || t == WHET_DT_Q6_K;
+           t == WHET_DT_Q2_K || t == WHET_DT_Q3_K || t == WHET_DT_Q4_K || t == WHET_DT_Q5_K || t == WHET_DT_Q6_K;
 }
 
 __attribute__((optimize("O3"))) static void widen_chunk(whet_dtype dt, const uint16_t *src, float *dst, int64_t n) {
@@ -97,6 +107,15 @@ __attribute__((optimize("O3"))) static void half_dot_rows(void *p, size_t begin,
     (void)worker;
     const qdot_ctx *c = p;
     const whet_weight *w = c->w;
+    const whet_half_dot_fn simd = whet_half_dot_kernel(whet_cpu_isa());
+    if (simd) {
+        float out[WHET_HALF_DOT_MAX_T];
+        for (size_t r = begin; r < end; r++) {
+            simd(w->dtype, (const uint16_t *)w->data + r * (size_t)w->cols, c->x, w->cols, c->T, out);
+            for (int64_t t = 0; t < c->T; t++) c->y[t * w->rows + (int64_t)r] = out[t];
+        }
+        return;
+    }
     float buf[WHET_MM_CHUNK], acc[WHET_MM_QDOT_MAX_T];
     for (size_t r = begin; r < end; r++) {
         const uint16_t *row = (const uint16_t *)w->data + r * (size_t)w->cols;
@@ -118,6 +137,51 @@ __attribute__((optimize("O3"))) static void half_dot_rows(void *p, size_t begin,
     }
 }
 
+typedef struct {
+    float *y;
+    const float *x;
+    const whet_weight *w;
+    int64_t T;
+    uint8_t *act;          /* [T, act_row_bytes] */
+    size_t act_row_bytes;
+    whet_qdot_fn dot;
+} qint_ctx;
+
+static void quantize_act_rows(void *p, size_t begin, size_t end, int worker) {
+    (void)worker;
+    const qint_ctx *c = p;
+    for (size_t t = begin; t < end; t++)
+        whet_qdot_quantize_act(c->w->dtype, c->x + t * (size_t)c->w->cols, c->w->cols, c->act + t * c->act_row_bytes);
+}
+
+static void qint_rows(void *p, size_t begin, size_t end, int worker) {
+    (void)worker;
+    const qint_ctx *c = p;
+    const whet_weight *w = c->w;
+    const size_t row_bytes = whet_dtype_nbytes(w->dtype, (size_t)w->cols);
+    for (size_t r0 = begin; r0 < end; r0 += WHET_MM_ROW_BLOCK) {
+        const size_t r1 = end - r0 < WHET_MM_ROW_BLOCK ? end : r0 + WHET_MM_ROW_BLOCK;
+        for (int64_t t = 0; t < c->T; t++) {
+            const uint8_t *a = c->act + (size_t)t * c->act_row_bytes;
+            float *yt = c->y + t * w->rows;
+            for (size_t r = r0; r < r1; r++) yt[r] = c->dot((const uint8_t *)w->data + r * row_bytes, a, w->cols);
+        }
+    }
+}
+
+/* The integer path: quantize the T activation rows, then dot every row. */
+static whet_status matmul_qint(float *y, const float *x, const whet_weight *w, int64_t T, whet_qdot_fn dot,
+                               whet_threadpool *pool, whet_error *err) {
+    qint_ctx c = {y, x, w, T, NULL, whet_qdot_act_bytes(w->dtype, w->cols), dot};
+    c.act = malloc((size_t)T * c.act_row_bytes);
+    if (!c.act) return whet_errorf(err, WHET_ERR_NOMEM, "matmul: out of memory for %lld quantized activation rows",
+                                   (long long)T);
+    whet_parallel_for(T > 1 ? pool : NULL, (size_t)T, quantize_act_rows, &c);
+    whet_parallel_for(pool, (size_t)w->rows, qint_rows, &c);
+    free(c.act);
+    return WHET_OK;
+}
+
 whet_status whet_matmul(float *y, const float *x, const whet_weight *w, const float *bias, int64_t T,
                         whet_threadpool *pool, whet_error *err) {
     if (T <= 0) return WHET_OK;
@@ -134,13 +198,16 @@ whet_status whet_matmul(float *y, const float *x, const whet_weight *w, const fl
     } else if (w->dtype == WHET_DT_F16 || w->dtype == WHET_DT_BF16) {
         s = matmul_tiled(y, x, w, T, pool, err);
     } else if (is_quant(w->dtype)) {
-        if (!whet_quant_linked())
-            return whet_errorf(err, WHET_ERR_UNSUPPORTED, "matmul: %s weights need the quantized kernels "
-                               "(ops/cpu/quant.c), which this binary was linked without", whet_dtype_name(w->dtype));
+        const whet_qdot_fn dot = whet_qdot_kernel(w->dtype, whet_cpu_isa());
         if (w->cols % (int64_t)whet_dtype_block_elems(w->dtype))
             return whet_errorf(err, WHET_ERR_SHAPE, "matmul: %s weight with %lld columns (not a multiple of the block)",
                                whet_dtype_name(w->dtype), (long long)w->cols);
-        if (T <= WHET_MM_QDOT_MAX_T) {
+        if (dot) {
+            s = matmul_qint(y, x, w, T, dot, pool, err);
+        } else if (!whet_quant_linked())
+            return whet_errorf(err, WHET_ERR_UNSUPPORTED, "matmul: %s weights need the quantized kernels "
+                               "(ops/cpu/quant.c), which this binary was linked without", whet_dtype_name(w->dtype));
+        else if (T <= WHET_MM_QDOT_MAX_T) {
             qdot_ctx c = {y, x, w, T};
             whet_parallel_for(pool, (size_t)w->rows, qdot_rows, &c);
         } else {

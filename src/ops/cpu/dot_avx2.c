@@ -1,0 +1,195 @@
+/* dot_avx2.c: AVX2 + FMA + F16C kernels, compiled per function with
+ * __attribute__((target)) so the binary still runs on CPUs without them
+ * (ops/cpu/quant_dot.c picks these only when cpuid reports the features).
+ *  - integer dots of Q8_0 / Q4_0 / Q4_K / Q5_K / Q6_K weight rows with q8 /
+ *    q8_K activations (ops/quant_dot.h): 32 int8 products per
+ *    _mm256_maddubs_epi16, scales applied in int32, one float FMA per block;
+ *  - f16 / bf16 weight rows against up to 8 float activation rows (decode
+ *    of an HF bf16 model), widened 8 at a time in registers.
+ * Each computes the same integer sums as its scalar twin in quant_dot.c;
+ * only the order of the per-block float additions differs. */
+#include "ops/cpu/quant_dot_impl.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+
+#define AVX2_FN __attribute__((target("avx2,fma,f16c")))
+
+AVX2_FN static inline float hsum_ps(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+AVX2_FN static inline float f16(const uint8_t *p) { return _cvtsh_ss(qdot_u16(p)); }
+
+/* Σ x·y over 32 signed bytes per 128-bit half, as 8 int32 lanes. maddubs
+ * wants one unsigned operand: |x| and y with x's sign (y is never -128). */
+AVX2_FN static inline __m256i dot_i8(__m256i x, __m256i y) {
+    const __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+}
+
+AVX2_FN static float dot_q8_0(const void *w, const void *a, int64_t n) {
+    const uint8_t *b = w;
+    const qdot_act_q8 *x = a;
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / QDOT_QK; i++, b += QDOT_Q8_0_BYTES) {
+        const __m256i qw = _mm256_loadu_si256((const __m256i *)(b + 2));
+        const __m256i qa = _mm256_loadu_si256((const __m256i *)x[i].qs);
+        const __m256 d = _mm256_set1_ps(f16(b) * x[i].d);
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8(qw, qa)), acc);
+    }
+    return hsum_ps(acc);
+}
+
+AVX2_FN static float dot_q4_0(const void *w, const void *a, int64_t n) {
+    const uint8_t *b = w;
+    const qdot_act_q8 *x = a;
+    const __m256i low4 = _mm256_set1_epi8(0xF), eight = _mm256_set1_epi8(8);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / QDOT_QK; i++, b += QDOT_Q4_0_BYTES) {
+        const __m128i packed = _mm_loadu_si128((const __m128i *)(b + 2));
+        /* low 128 bits: low nibbles = elements 0..15; high: elements 16..31 */
+        __m256i q = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), low4);
+        q = _mm256_sub_epi8(q, eight);
+        const __m256i qa = _mm256_loadu_si256((const __m256i *)x[i].qs);
+        const __m256 d = _mm256_set1_ps(f16(b) * x[i].d);
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8(q, qa)), acc);
+    }
+    return hsum_ps(acc);
+}
+
+/* Q4_K / Q5_K: codes are unsigned (0..15 / 0..31), so maddubs takes them
+ * directly; the 6-bit sub-block scale multiplies in madd_epi16. */
+AVX2_FN static inline float dot_affine_k(const void *w, const void *a, int64_t n, bool five_bit) {
+    const uint8_t *b = w;
+    const qdot_act_q8k *x = a;
+    const size_t bytes = five_bit ? QDOT_Q5_K_BYTES : QDOT_Q4_K_BYTES;
+    const __m256i low4 = _mm256_set1_epi8(0xF), one = _mm256_set1_epi8(1);
+    __m256 acc = _mm256_setzero_ps();
+    float acc_min = 0.0f;
+    for (int64_t i = 0; i < n / QDOT_QK_K; i++, b += bytes) {
+        uint8_t sc[8], mn[8];
+        qdot_unpack_k_scales(b + 4, sc, mn);
+        const uint8_t *q = b + (five_bit ? 48 : 16);
+        const __m256i qh = five_bit ? _mm256_loadu_si256((const __m256i *)(b + 16)) : _mm256_setzero_si256();
+        const int8_t *qa = x[i].qs;
+        __m256i sumi = _mm256_setzero_si256();
+        for (int c = 0; c < 4; c++, q += 32, qa += 64) {
+            const __m256i packed = _mm256_loadu_si256((const __m256i *)q);
+            __m256i lo = _mm256_and_si256(packed, low4);
+            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low4);
+            if (five_bit) {
+                lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * c), one), 4));
+                hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * c + 1), one), 4));
+            }
+            const __m256i plo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)qa));
+            const __m256i phi = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(qa + 32)));
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(plo, _mm256_set1_epi16(sc[2 * c])));
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(phi, _mm256_set1_epi16(sc[2 * c + 1])));
+        }
+        int summ = 0;
+        for (int j = 0; j < 8; j++) summ += mn[j] * (x[i].bsums[2 * j] + x[i].bsums[2 * j + 1]);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(f16(b) * x[i].d), _mm256_cvtepi32_ps(sumi), acc);
+        acc_min += f16(b + 2) * x[i].d * (float)summ;
+    }
+    return hsum_ps(acc) - acc_min;
+}
+
+AVX2_FN static float dot_q4_k(const void *w, const void *a, int64_t n) { return dot_affine_k(w, a, n, false); }
+AVX2_FN static float dot_q5_k(const void *w, const void *a, int64_t n) { return dot_affine_k(w, a, n, true); }
+
+/* Q6_K: 6-bit codes 0..63 (the −32 offset is taken out with bsums); the
+ * 16 int16 lanes of one maddubs cover two 16-element groups, so the scale
+ * vector holds sc[k] in its low 8 lanes and sc[k+1] in the high 8. */
+AVX2_FN static float dot_q6_k(const void *w, const void *a, int64_t n) {
+    const uint8_t *b = w;
+    const qdot_act_q8k *x = a;
+    const __m256i low4 = _mm256_set1_epi8(0xF), low2 = _mm256_set1_epi8(3);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / QDOT_QK_K; i++, b += QDOT_Q6_K_BYTES) {
+        const int8_t *sc = (const int8_t *)(b + 192);
+        __m256i sumi = _mm256_setzero_si256();
+        int offset = 0;
+        for (int k = 0; k < 16; k++) offset += sc[k] * x[i].bsums[k];
+        for (int h = 0; h < 2; h++) {
+            const uint8_t *ql = b + 64 * h;
+            const __m256i qh = _mm256_loadu_si256((const __m256i *)(b + 128 + 32 * h));
+            const __m256i ql0 = _mm256_loadu_si256((const __m256i *)ql);
+            const __m256i ql1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+            __m256i q[4];
+            q[0] = _mm256_or_si256(_mm256_and_si256(ql0, low4), _mm256_slli_epi16(_mm256_and_si256(qh, low2), 4));
+            q[1] = _mm256_or_si256(_mm256_and_si256(ql1, low4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), low2), 4));
+            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), low2), 4));
+            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4),
+                                   _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), low2), 4));
+            const int8_t *qa = x[i].qs + 128 * h;
+            const int8_t *sch = sc + 8 * h;
+            for (int j = 0; j < 4; j++) {
+                const __m256i p = _mm256_maddubs_epi16(q[j], _mm256_loadu_si256((const __m256i *)(qa + 32 * j)));
+                const __m256i s = _mm256_set_m128i(_mm_set1_epi16(sch[2 * j + 1]), _mm_set1_epi16(sch[2 * j]));
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, s));
+            }
+        }
+        sumi = _mm256_sub_epi32(sumi, _mm256_setr_epi32(32 * offset, 0, 0, 0, 0, 0, 0, 0));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(f16(b + 208) * x[i].d), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    return hsum_ps(acc);
+}
+
+whet_qdot_fn whet_qdot_kernel_avx2(whet_dtype wt) {
+    switch (wt) {
+    case WHET_DT_Q8_0: return dot_q8_0;
+    case WHET_DT_Q4_0: return dot_q4_0;
+    case WHET_DT_Q4_K: return dot_q4_k;
+    case WHET_DT_Q5_K: return dot_q5_k;
+    case WHET_DT_Q6_K: return dot_q6_k;
+    default: return NULL;
+    }
+}
+
+/* ---- f16 / bf16 rows ---- */
+
+AVX2_FN static inline __m256 widen8(whet_dtype dt, const uint16_t *p) {
+    const __m128i h = _mm_loadu_si128((const __m128i *)p);
+    if (dt == WHET_DT_BF16) return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+    return _mm256_cvtph_ps(h);
+}
+
+AVX2_FN static void half_dot_avx2(whet_dtype dt, const uint16_t *w, const float *x, int64_t n, int64_t T, float *y) {
+    __m256 acc[WHET_HALF_DOT_MAX_T];
+    for (int64_t t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 wv = widen8(dt, w + i);
+        for (int64_t t = 0; t < T; t++) acc[t] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + t * n + i), acc[t]);
+    }
+    for (int64_t t = 0; t < T; t++) {
+        float s = hsum_ps(acc[t]);
+        for (int64_t k = i; k < n; k++) {
+            const uint32_t u = dt == WHET_DT_BF16 ? (uint32_t)w[k] << 16 : 0;
+            float wk;
+            if (dt == WHET_DT_BF16) memcpy(&wk, &u, 4);
+            else wk = _cvtsh_ss(w[k]);
+            s += wk * x[t * n + k];
+        }
+        y[t] = s;
+    }
+}
+
+whet_half_dot_fn whet_half_dot_kernel(whet_isa isa) { return isa == WHET_ISA_AVX2 ? half_dot_avx2 : NULL; }
+
+#else /* not x86: the scalar kernels only */
+whet_qdot_fn whet_qdot_kernel_avx2(whet_dtype wt) {
+    (void)wt;
+    return NULL;
+}
+whet_half_dot_fn whet_half_dot_kernel(whet_isa isa) {
+    (void)isa;
+    return NULL;
+}
+#endif
