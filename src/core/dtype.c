@@ -14,6 +14,7 @@ static const dtype_info infos[WHET_DT_COUNT] = {
     /* NF4: 64 4-bit codes = 32 bytes; the absmax scales are stored separately */
     [WHET_DT_NF4] = {"NF4", 64, 32},
     [WHET_DT_Q4_1] = {"Q4_1", 32, 20}, [WHET_DT_Q5_0] = {"Q5_0", 32, 22}, [WHET_DT_Q5_1] = {"Q5_1", 32, 24},
+    [WHET_DT_Q2_K] = {"Q2_K", 256, 84}, [WHET_DT_Q3_K] = {"Q3_K", 256, 110},
 };
 
 const char *whet_dtype_name(whet_dtype t) { return (unsigned)t < WHET_DT_COUNT ? infos[t].name : "?"; }

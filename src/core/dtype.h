@@ -29,6 +29,9 @@ typedef enum {
     WHET_DT_Q4_1,
     WHET_DT_Q5_0,
     WHET_DT_Q5_1,
+    /* the 2- and 3-bit k-quants (GGUF Q2_K / Q3_K mixes) */
+    WHET_DT_Q2_K,
+    WHET_DT_Q3_K,
     WHET_DT_COUNT
 } whet_dtype;
 

@@ -45,6 +45,8 @@ int whet_gguf_ggml_type(whet_dtype t) {
     case WHET_DT_Q5_0: return 6;
     case WHET_DT_Q5_1: return 7;
     case WHET_DT_Q8_0: return 8;
+    case WHET_DT_Q2_K: return 10;
+    case WHET_DT_Q3_K: return 11;
     case WHET_DT_Q4_K: return 12;
     case WHET_DT_Q5_K: return 13;
     case WHET_DT_Q6_K: return 14;

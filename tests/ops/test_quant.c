@@ -12,9 +12,15 @@
  *      min/max fit, which is then exact, and its scale quantization maps the
  *      largest sub-scale to 63 (or -128), so the reference quantizer returns
  *      the very same bytes. quantize(dequantize(B)) == B checks that.
+ *    - Q2_K / Q3_K the same way: 4-bit scale|min bytes (Q2_K) or 6-bit signed
+ *      scales (Q3_K) chosen so the largest is 15 (resp. -32), every
+ *      sub-block holding both ends of its code range (Q2_K: 0 and 3; Q3_K:
+ *      -4, the value of largest |x| that make_q3_quants scales from), so
+ *      quantize_row_q2_K_ref / quantize_row_q3_K_ref reproduce the block.
  *    - an all-zero block gives all-zero bytes (d = 0) for every type.
  * 3. Error bounds per block on random and outlier-heavy rows.
- * 4. whet_quant_dot == dequantize + dot, and close to the f32 dot. */
+ * 4. whet_quant_dot == dequantize + dot, and close to the f32 dot.
+ * 5. llama.cpp's own test-quantize-fns error limits on its synthetic row. */
 #include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -155,6 +161,74 @@ static void test_layout_k(void) {
     CHECK_MSG(bad == 0, "Q6_K: %d elements differ from d*scale*(q-32)", bad);
 }
 
+/* Q2_K (gguf.md §4): element e = 128n + 32j + l has its 2-bit code in
+ * qs[32n + l] at bit 2j and uses scales[e/16] = scale | min << 4;
+ * y = d*scale*q - dmin*min. Here d = 1/64 (0x2400), dmin = 1/128 (0x2000),
+ * scale 15 and min 15 both occur, every sub-block with a nonzero scale holds
+ * codes 0 and 3 (its min/max fit is then exact), and the zero-scale one
+ * holds code 0 only (what the quantizer writes for a constant group). */
+static const int S2[16] = {15, 3, 0, 7, 1, 12, 9, 4, 2, 14, 5, 11, 8, 6, 10, 13};
+static const int M2[16] = {0, 15, 4, 9, 1, 2, 13, 0, 7, 3, 11, 5, 15, 8, 6, 10};
+static int q2code(int e) {
+    const int sub = e / 16, l = e % 16;
+    return S2[sub] == 0 ? 0 : l == 0 ? 0 : l == 1 ? 3 : (l * 5 + sub) % 4;
+}
+static void build_q2k(uint8_t *b) {
+    memset(b, 0, 84);
+    for (int j = 0; j < 16; j++) b[j] = (uint8_t)(S2[j] | (M2[j] << 4));
+    for (int e = 0; e < 256; e++) b[16 + 32 * (e / 128) + e % 32] |= (uint8_t)(q2code(e) << (2 * ((e % 128) / 32)));
+    put16(b + 80, 0x2400);
+    put16(b + 82, 0x2000);
+}
+
+/* Q3_K (gguf.md §4): 16 six-bit scales s (signed value s - 32; low 4 bits
+ * in scales[i] (i < 8) or scales[i-8] >> 4, high 2 bits at bit 2(i/4) of
+ * scales[8 + i%4]); element e's code c in [0, 7] keeps its low 2 bits in
+ * qs[32n + l] at bit 2j (e = 128n + 32j + l) and its bit 2 in bit e/32 of
+ * hmask[e % 32]; y = d*(s - 32)*(c - 4). d = 1/64; the largest |scale| is
+ * -32 (s = 0), every sub-block with a nonzero scale holds code 0 (value
+ * -4*scale, the largest |x|, so make_q3_quants starts from the exact
+ * scale), and the zero-scale sub-block (s = 32) holds c = 0. */
+static const int S3[16] = {0, 63, 32, 40, 1, 20, 45, 31, 33, 10, 60, 2, 50, 27, 36, 16};
+static int q3code(int e) {
+    const int sub = e / 16, l = e % 16;
+    return S3[sub] == 32 ? 0 : l == 0 ? 0 : (l * 3 + sub) % 8;
+}
+static void build_q3k(uint8_t *b) {
+    memset(b, 0, 110);
+    for (int e = 0; e < 256; e++) {
+        const int c = q3code(e);
+        b[32 + 32 * (e / 128) + e % 32] |= (uint8_t)((c & 3) << (2 * ((e % 128) / 32)));
+        if (c & 4) b[e % 32] |= (uint8_t)(1 << (e / 32));
+    }
+    uint8_t *sc = b + 96;
+    for (int i = 0; i < 16; i++) {
+        if (i < 8) sc[i] |= (uint8_t)(S3[i] & 15);
+        else sc[i - 8] |= (uint8_t)((S3[i] & 15) << 4);
+        sc[8 + i % 4] |= (uint8_t)((S3[i] >> 4) << (2 * (i / 4)));
+    }
+    put16(b + 108, 0x2400);
+}
+
+static void test_layout_k_low(void) {
+    uint8_t b[110];
+    float y[256];
+    build_q2k(b);
+    whet_dequantize_row(WHET_DT_Q2_K, b, 256, y);
+    int bad = 0;
+    for (int e = 0; e < 256; e++) bad += y[e] != (float)((1.0 / 64) * S2[e / 16] * q2code(e) - (1.0 / 128) * M2[e / 16]);
+    CHECK_MSG(bad == 0, "Q2_K: %d elements differ from d*scale*q - dmin*min", bad);
+    build_q3k(b);
+    whet_dequantize_row(WHET_DT_Q3_K, b, 256, y);
+    bad = 0;
+    for (int e = 0; e < 256; e++) bad += y[e] != (float)((1.0 / 64) * (S3[e / 16] - 32) * (q3code(e) - 4));
+    CHECK_MSG(bad == 0, "Q3_K: %d elements differ from d*(s-32)*(c-4)", bad);
+    /* one byte read by hand: element 200 = 128 + 32*2 + 8 -> qs[32 + 8] bits 4-5, hmask[8] bit 6 */
+    const int c200 = q3code(200);
+    CHECK_EQ_INT((b[32 + 40] >> 4) & 3, c200 & 3);
+    CHECK_EQ_INT((b[8] >> 6) & 1, c200 >> 2);
+}
+
 /* Pack 32 codes (0..31) into a 32-element block of `t` with fp16 d (and m). */
 static void pack32(whet_dtype t, uint16_t d, uint16_t m, const int code[32], uint8_t *b) {
     memset(b, 0, 34);
@@ -235,10 +309,12 @@ static void test_golden_k(void) {
     uint8_t b[272], back[272];   /* the largest: Q8_0, 8 blocks x 34 bytes for 256 values */
     float y[256];
     int q[256];
-    const whet_dtype types[3] = {WHET_DT_Q4_K, WHET_DT_Q5_K, WHET_DT_Q6_K};
-    for (int k = 0; k < 3; k++) {
+    const whet_dtype types[5] = {WHET_DT_Q4_K, WHET_DT_Q5_K, WHET_DT_Q6_K, WHET_DT_Q2_K, WHET_DT_Q3_K};
+    for (int k = 0; k < 5; k++) {
         whet_dtype t = types[k];
         if (t == WHET_DT_Q6_K) build_q6k(b, q);
+        else if (t == WHET_DT_Q2_K) build_q2k(b);
+        else if (t == WHET_DT_Q3_K) build_q3k(b);
         else build_k_affine(b, t == WHET_DT_Q5_K);
         whet_dequantize_row(t, b, 256, y);
         memset(back, 0xEE, sizeof back);
@@ -251,10 +327,10 @@ static void test_golden_k(void) {
                   first < 0 ? 0 : back[first], first < 0 ? 0 : b[first]);
     }
     /* All zeros: every type writes d = 0 and zero codes (Q4_0/Q5_0 write code 8/16 = zero). */
-    const whet_dtype all[8] = {WHET_DT_Q8_0, WHET_DT_Q4_0, WHET_DT_Q4_1, WHET_DT_Q5_0, WHET_DT_Q5_1,
-                               WHET_DT_Q4_K, WHET_DT_Q5_K, WHET_DT_Q6_K};
+    const whet_dtype all[10] = {WHET_DT_Q8_0, WHET_DT_Q4_0, WHET_DT_Q4_1, WHET_DT_Q5_0, WHET_DT_Q5_1,
+                                WHET_DT_Q4_K, WHET_DT_Q5_K, WHET_DT_Q6_K, WHET_DT_Q2_K, WHET_DT_Q3_K};
     memset(y, 0, sizeof y);
-    for (int k = 0; k < 8; k++) {
+    for (int k = 0; k < 10; k++) {
         memset(back, 0xEE, sizeof back);
         CHECK_OK(whet_quantize_row(all[k], y, 256, back, NULL, &err), &err);
         float z[256];
@@ -266,6 +342,12 @@ static void test_golden_k(void) {
         const bool neg_zero_ok = all[k] == WHET_DT_Q4_0 || all[k] == WHET_DT_Q5_0;
         const int hi = neg_zero_ok ? back[1] & 0x7F : back[1];
         if (all[k] != WHET_DT_Q6_K) CHECK_MSG(back[0] == 0 && hi == 0, "%s of zeros: d != 0", whet_dtype_name(all[k]));
+        /* Q2_K / Q3_K: scales, codes, d (and dmin) all zero, as ggml writes them */
+        if (all[k] == WHET_DT_Q2_K || all[k] == WHET_DT_Q3_K) {
+            int nz = 0;
+            for (size_t i = 0; i < whet_dtype_block_bytes(all[k]); i++) nz += back[i] != 0;
+            CHECK_MSG(nz == 0, "%s of zeros: %d nonzero bytes", whet_dtype_name(all[k]), nz);
+        }
     }
 }
 
@@ -297,26 +379,29 @@ static double block_bound(whet_dtype t, const float *x, int n) {
     case WHET_DT_Q4_K: return range / 15.0 * TOL_QUANT_STEPS_Q4_K + fp16;
     case WHET_DT_Q5_K: return range / 31.0 * TOL_QUANT_STEPS_Q5_K + fp16;
     case WHET_DT_Q6_K: return amax / 32.0 * TOL_QUANT_STEPS_Q6_K + fp16;
+    case WHET_DT_Q2_K: return range / 3.0 * TOL_QUANT_STEPS_Q2_K + fp16 * 2;
+    case WHET_DT_Q3_K: return amax / 4.0 * TOL_QUANT_STEPS_Q3_K + fp16;
     default: return 0;
     }
 }
 
 static void test_error_bounds(void) {
-    const whet_dtype types[8] = {WHET_DT_Q8_0, WHET_DT_Q4_0, WHET_DT_Q4_1, WHET_DT_Q5_0, WHET_DT_Q5_1,
-                                 WHET_DT_Q4_K, WHET_DT_Q5_K, WHET_DT_Q6_K};
-    const double max_rel_rmse[8] = {TOL_QUANT_RMSE_Q8_0, TOL_QUANT_RMSE_Q4_0, TOL_QUANT_RMSE_Q4_1,
-                                    TOL_QUANT_RMSE_Q5_0, TOL_QUANT_RMSE_Q5_1, TOL_QUANT_RMSE_Q4_K,
-                                    TOL_QUANT_RMSE_Q5_K, TOL_QUANT_RMSE_Q6_K};
+    const whet_dtype types[10] = {WHET_DT_Q8_0, WHET_DT_Q4_0, WHET_DT_Q4_1, WHET_DT_Q5_0, WHET_DT_Q5_1,
+                                  WHET_DT_Q4_K, WHET_DT_Q5_K, WHET_DT_Q6_K, WHET_DT_Q2_K, WHET_DT_Q3_K};
+    const double max_rel_rmse[10] = {TOL_QUANT_RMSE_Q8_0, TOL_QUANT_RMSE_Q4_0, TOL_QUANT_RMSE_Q4_1,
+                                     TOL_QUANT_RMSE_Q5_0, TOL_QUANT_RMSE_Q5_1, TOL_QUANT_RMSE_Q4_K,
+                                     TOL_QUANT_RMSE_Q5_K, TOL_QUANT_RMSE_Q6_K, TOL_QUANT_RMSE_Q2_K,
+                                     TOL_QUANT_RMSE_Q3_K};
     const int64_t n = 4096;
     float *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
     uint8_t *q = malloc(whet_dtype_nbytes(WHET_DT_F32, (size_t)n));
     whet_rng r;
     whet_rng_seed(&r, 7);
     whet_error err = {0};
-    for (int k = 0; k < 8; k++) {
+    for (int k = 0; k < 10; k++) {
         const whet_dtype t = types[k];
-        /* the sub-block the bound is stated over: 32 (16 for Q6_K's scales) */
-        const int sub = t == WHET_DT_Q6_K ? 16 : 32;
+        /* the sub-block the bound is stated over: 32 (16 for Q6_K's, Q2_K's and Q3_K's scales) */
+        const int sub = t == WHET_DT_Q6_K || t == WHET_DT_Q2_K || t == WHET_DT_Q3_K ? 16 : 32;
         double worst_ratio = 0, worst_rmse = 0;
         for (int kind = 0; kind < 3; kind++) {
             fill_row(&r, kind, x, n);
@@ -347,8 +432,9 @@ static void test_error_bounds(void) {
  * row that is not a multiple of the 256-element dot chunk, and be close to
  * the f32 dot (the quantization error only). */
 static void test_dot(void) {
-    const whet_dtype types[11] = {WHET_DT_F32, WHET_DT_F16, WHET_DT_BF16, WHET_DT_Q8_0, WHET_DT_Q4_0, WHET_DT_Q4_1,
-                                  WHET_DT_Q5_0, WHET_DT_Q5_1, WHET_DT_Q4_K, WHET_DT_Q5_K, WHET_DT_Q6_K};
+    const whet_dtype types[13] = {WHET_DT_F32,  WHET_DT_F16,  WHET_DT_BF16, WHET_DT_Q8_0, WHET_DT_Q4_0,
+                                  WHET_DT_Q4_1, WHET_DT_Q5_0, WHET_DT_Q5_1, WHET_DT_Q4_K, WHET_DT_Q5_K,
+                                  WHET_DT_Q6_K, WHET_DT_Q2_K, WHET_DT_Q3_K};
     const int64_t n = 768 + 256; /* 4 k-blocks; 32 small blocks */
     float *w = malloc(n * sizeof *w), *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
     uint8_t *q = malloc((size_t)n * 4);
@@ -364,10 +450,10 @@ static void test_dot(void) {
         x2 += (double)x[i] * x[i];
     }
     /* per-element relative error of each type: fp32/fp16/bf16 rounding, then the measured rmse limits */
-    const double rel[11] = {1e-7, 1.0 / 2048, 1.0 / 256, TOL_QUANT_RMSE_Q8_0, TOL_QUANT_RMSE_Q4_0,
+    const double rel[13] = {1e-7, 1.0 / 2048, 1.0 / 256, TOL_QUANT_RMSE_Q8_0, TOL_QUANT_RMSE_Q4_0,
                             TOL_QUANT_RMSE_Q4_1, TOL_QUANT_RMSE_Q5_0, TOL_QUANT_RMSE_Q5_1, TOL_QUANT_RMSE_Q4_K,
-                            TOL_QUANT_RMSE_Q5_K, TOL_QUANT_RMSE_Q6_K};
-    for (int k = 0; k < 11; k++) {
+                            TOL_QUANT_RMSE_Q5_K, TOL_QUANT_RMSE_Q6_K, TOL_QUANT_RMSE_Q2_K, TOL_QUANT_RMSE_Q3_K};
+    for (int k = 0; k < 13; k++) {
         CHECK_OK(whet_quantize_row(types[k], w, n, q, NULL, &err), &err);
         whet_dequantize_row(types[k], q, n, y);
         float ref = 0;
@@ -380,6 +466,31 @@ static void test_dot(void) {
                   got, exact, bound);
     }
     free(w), free(x), free(y), free(q);
+}
+
+/* llama.cpp's tests/test-quantize-fns.cpp "total quantization error":
+ * x[i] = 0.1 + 2*cosf(i), 4096 values, quantize + dequantize, and
+ * sqrt(Σ (x - y)²) / n under upstream's per-type limit. */
+static void test_upstream_total_error(void) {
+    const whet_dtype types[10] = {WHET_DT_Q8_0, WHET_DT_Q4_0, WHET_DT_Q4_1, WHET_DT_Q5_0, WHET_DT_Q5_1,
+                                  WHET_DT_Q4_K, WHET_DT_Q5_K, WHET_DT_Q6_K, WHET_DT_Q2_K, WHET_DT_Q3_K};
+    enum { N = 32 * 128 };
+    static float x[N], y[N];
+    static uint8_t q[N * 2];
+    whet_error err = {0};
+    for (int i = 0; i < N; i++) x[i] = (float)(0.1 + 2 * cosf((float)i));
+    for (int k = 0; k < 10; k++) {
+        CHECK_OK(whet_quantize_row(types[k], x, N, q, NULL, &err), &err);
+        whet_dequantize_row(types[k], q, N, y);
+        double sum = 0;
+        for (int i = 0; i < N; i++) sum += ((double)x[i] - y[i]) * ((double)x[i] - y[i]);
+        const double total = sqrt(sum) / N;
+        const double limit = types[k] == WHET_DT_Q2_K   ? TOL_UPSTREAM_TOTAL_ERROR_2BITS
+                             : types[k] == WHET_DT_Q3_K ? TOL_UPSTREAM_TOTAL_ERROR_3BITS
+                                                        : TOL_UPSTREAM_TOTAL_ERROR;
+        printf("%s: test-quantize-fns total error %.5f (limit %.4f)\n", whet_dtype_name(types[k]), total, limit);
+        CHECK_MSG(total < limit, "%s: total error %.5f >= llama.cpp's %.4f", whet_dtype_name(types[k]), total, limit);
+    }
 }
 
 static void test_plain_types(void) {
@@ -404,6 +515,8 @@ static void test_errors(void) {
     uint8_t b[256];
     CHECK(whet_quantize_row(WHET_DT_Q4_K, x, 64, b, NULL, &err) == WHET_ERR_SHAPE);
     CHECK_MSG(strstr(err.msg, "multiple of the block size 256") != NULL, "%s", err.msg);
+    CHECK(whet_quantize_row(WHET_DT_Q2_K, x, 64, b, NULL, &err) == WHET_ERR_SHAPE);
+    CHECK(whet_quantize_row(WHET_DT_Q3_K, x, 64, b, NULL, &err) == WHET_ERR_SHAPE);
     CHECK(whet_quantize_row(WHET_DT_Q8_0, x, 33, b, NULL, &err) == WHET_ERR_SHAPE);
     CHECK(whet_quantize_row(WHET_DT_Q8_0, x, 64, b, imat, &err) == WHET_ERR_UNSUPPORTED);
     CHECK(whet_quantize_row(WHET_DT_NF4, x, 64, b, NULL, &err) == WHET_ERR_UNSUPPORTED);
@@ -413,10 +526,12 @@ static void test_errors(void) {
 int main(void) {
     test_layout_block32();
     test_layout_k();
+    test_layout_k_low();
     test_golden_block32();
     test_golden_k();
     test_error_bounds();
     test_dot();
+    test_upstream_total_error();
     test_plain_types();
     test_errors();
     return TEST_SUMMARY();

@@ -16,7 +16,7 @@ whet_status whet_weight_row_f32(const whet_weight *w, int64_t r, float *dst, whe
     case WHET_DT_F32: memcpy(dst, src, row_bytes); return WHET_OK;
     case WHET_DT_F16: whet_fp16_to_f32_row((const uint16_t *)src, dst, (size_t)w->cols); return WHET_OK;
     case WHET_DT_BF16: whet_bf16_to_f32_row((const uint16_t *)src, dst, (size_t)w->cols); return WHET_OK;
-    case WHET_DT_Q8_0: case WHET_DT_Q4_0: case WHET_DT_Q4_1: case WHET_DT_Q5_0: case WHET_DT_Q5_1: case WHET_DT_Q4_K: case WHET_DT_Q5_K: case WHET_DT_Q6_K:
+    case WHET_DT_Q8_0: case WHET_DT_Q4_0: case WHET_DT_Q4_1: case WHET_DT_Q5_0: case WHET_DT_Q5_1: case WHET_DT_Q2_K: case WHET_DT_Q3_K: case WHET_DT_Q4_K: case WHET_DT_Q5_K: case WHET_DT_Q6_K:
         if (!whet_quant_linked())
             return whet_errorf(err, WHET_ERR_UNSUPPORTED, "%s weights need the quantized kernels (ops/cpu/quant.c), "
                                "which this binary was linked without", whet_dtype_name(w->dtype));

@@ -1,6 +1,7 @@
 /* quant.c: row quantize / dequantize / dot for the plain float types and
  * llama.cpp's 32-element block types (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1), and the
- * dispatch for every type (the 256-element k-quants live in quant_k.c).
+ * dispatch for every type (the 256-element k-quants live in quant_k.c and
+ * quant_k_low.c).
  * Block layouts (shared/reference/gguf.md §4), all little-endian, packed:
  *   Q8_0 34 B: f16 d, i8 qs[32]                 y = qs*d
  *   Q4_0 18 B: f16 d, u8 qs[16]                 y = (nibble - 8)*d
@@ -17,10 +18,14 @@
 #include "core/half.h"
 #include "ops/quant.h"
 
-/* The k-quants (quant_k.c): n a multiple of 256. */
+/* The k-quants (quant_k.c, quant_k_low.c): n a multiple of 256. */
+void whet_quantize_q2_k(const float *x, uint8_t *dst, int64_t n);
+void whet_quantize_q3_k(const float *x, uint8_t *dst, int64_t n);
 void whet_quantize_q4_k(const float *x, uint8_t *dst, int64_t n);
 void whet_quantize_q5_k(const float *x, uint8_t *dst, int64_t n);
 void whet_quantize_q6_k(const float *x, uint8_t *dst, int64_t n);
+void whet_dequantize_q2_k(const uint8_t *src, float *y, int64_t n);
+void whet_dequantize_q3_k(const uint8_t *src, float *y, int64_t n);
 void whet_dequantize_q4_k(const uint8_t *src, float *y, int64_t n);
 void whet_dequantize_q5_k(const uint8_t *src, float *y, int64_t n);
 void whet_dequantize_q6_k(const uint8_t *src, float *y, int64_t n);
@@ -158,7 +163,9 @@ static void dequant_block32(whet_dtype t, const uint8_t *b, float *y) {
 static bool is_block32(whet_dtype t) {
     return t == WHET_DT_Q8_0 || t == WHET_DT_Q4_0 || t == WHET_DT_Q4_1 || t == WHET_DT_Q5_0 || t == WHET_DT_Q5_1;
 }
-static bool is_kquant(whet_dtype t) { return t == WHET_DT_Q4_K || t == WHET_DT_Q5_K || t == WHET_DT_Q6_K; }
+static bool is_kquant(whet_dtype t) {
+    return t == WHET_DT_Q2_K || t == WHET_DT_Q3_K || t == WHET_DT_Q4_K || t == WHET_DT_Q5_K || t == WHET_DT_Q6_K;
+}
 
 whet_status whet_quantize_row(whet_dtype dtype, const float *src, int64_t n, void *dst, const float *imatrix,
                               whet_error *err) {
@@ -189,12 +196,14 @@ whet_status whet_quantize_row(whet_dtype dtype, const float *src, int64_t n, voi
     case WHET_DT_Q5_0: quantize_sym(src, out, n / QK32, 5); return WHET_OK;
     case WHET_DT_Q4_1: quantize_affine(src, out, n / QK32, 4); return WHET_OK;
     case WHET_DT_Q5_1: quantize_affine(src, out, n / QK32, 5); return WHET_OK;
+    case WHET_DT_Q2_K: whet_quantize_q2_k(src, out, n); return WHET_OK;
+    case WHET_DT_Q3_K: whet_quantize_q3_k(src, out, n); return WHET_OK;
     case WHET_DT_Q4_K: whet_quantize_q4_k(src, out, n); return WHET_OK;
     case WHET_DT_Q5_K: whet_quantize_q5_k(src, out, n); return WHET_OK;
     case WHET_DT_Q6_K: whet_quantize_q6_k(src, out, n); return WHET_OK;
     default:
         return whet_errorf(err, WHET_ERR_UNSUPPORTED, "quantize: no quantizer for %s (GGUF types: F32, F16, BF16, "
-                           "Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K)", whet_dtype_name(dtype));
+                           "Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K)", whet_dtype_name(dtype));
     }
 }
 
@@ -208,6 +217,8 @@ void whet_dequantize_row(whet_dtype dtype, const void *src, int64_t n, float *ds
     case WHET_DT_BF16:
         for (int64_t i = 0; i < n; i++) dst[i] = whet_bf16_to_f32((uint16_t)(in[2 * i] | (in[2 * i + 1] << 8)));
         return;
+    case WHET_DT_Q2_K: whet_dequantize_q2_k(in, dst, n); return;
+    case WHET_DT_Q3_K: whet_dequantize_q3_k(in, dst, n); return;
     case WHET_DT_Q4_K: whet_dequantize_q4_k(in, dst, n); return;
     case WHET_DT_Q5_K: whet_dequantize_q5_k(in, dst, n); return;
     case WHET_DT_Q6_K: whet_dequantize_q6_k(in, dst, n); return;

@@ -1,5 +1,6 @@
 /* quant_k.c: llama.cpp's 256-element "k-quant" super-blocks Q4_K, Q5_K and
- * Q6_K: layouts (shared/reference/gguf.md §4) and the reference quantizers
+ * Q6_K (Q2_K and Q3_K: quant_k_low.c, sharing the affine fit through
+ * quant_k_impl.h): layouts (shared/reference/gguf.md §4) and the reference quantizers
  * (ggml-quants.c quantize_row_q{4,5,6}_K_ref, the path llama-quantize takes
  * without an importance matrix). The scale searches below are the same
  * algorithms with the same float operations in the same order, because
@@ -20,11 +21,8 @@
 #include <math.h>
 #include <stdbool.h>
 #include <string.h>
-#include "core/half.h"
+#include "ops/cpu/quant_k_impl.h"
 #include "ops/quant.h"
-
-#define QK_K 256
-#define EPS_ALL_ZERO 1e-15f
 
 void whet_quantize_q4_k(const float *x, uint8_t *dst, int64_t n);
 void whet_quantize_q5_k(const float *x, uint8_t *dst, int64_t n);
@@ -33,21 +31,10 @@ void whet_dequantize_q4_k(const uint8_t *src, float *y, int64_t n);
 void whet_dequantize_q5_k(const uint8_t *src, float *y, int64_t n);
 void whet_dequantize_q6_k(const uint8_t *src, float *y, int64_t n);
 
-/* Round half to even (what ggml's nearest_int magic-number trick computes). */
-static inline int round_even(float v) { return (int)lrintf(v); }
-static inline int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
-
-static void put_f16(uint8_t *p, float v) {
-    uint16_t h = whet_f32_to_fp16(v);
-    p[0] = (uint8_t)(h & 0xFF);
-    p[1] = (uint8_t)(h >> 8);
-}
-static float get_f16(const uint8_t *p) { return whet_fp16_to_f32((uint16_t)(p[0] | (p[1] << 8))); }
-
-/* Affine fit of x[0..n) (see the file comment). Returns the scale, writes
- * the (positive) min offset to *neg_min and the codes to L. */
-static float fit_affine(int n, int nmax, const float *x, const float *w, uint8_t *L, float *neg_min,
-                        float rmin, float rdelta, int nstep) {
+/* Affine fit of x[0..n) (see the file comment and quant_k_impl.h). Returns
+ * the scale, writes the (positive) min offset to *neg_min and the codes to L. */
+float whet_kq_fit_affine(int n, int nmax, const float *x, const float *w, uint8_t *L, float *neg_min, float rmin,
+                         float rdelta, int nstep, bool use_mad) {
     uint8_t trial[32];
     float lo = x[0], hi = x[0];
     float sum_w = w[0], sum_x = sum_w * x[0];
@@ -69,7 +56,7 @@ static float fit_affine(int n, int nmax, const float *x, const float *w, uint8_t
     for (int i = 0; i < n; i++) {
         L[i] = (uint8_t)clampi(round_even(iscale * (x[i] - lo)), 0, nmax);
         float diff = scale * L[i] + lo - x[i];
-        best_err += w[i] * (diff * diff);
+        best_err += w[i] * (use_mad ? fabsf(diff) : diff * diff);
     }
     for (int is = 0; is <= nstep; is++) {
         iscale = (rmin + rdelta * is + nmax) / (hi - lo);
@@ -92,7 +79,7 @@ static float fit_affine(int n, int nmax, const float *x, const float *w, uint8_t
         float e = 0;
         for (int i = 0; i < n; i++) {
             float diff = s * trial[i] + m - x[i];
-            e += w[i] * (diff * diff);
+            e += w[i] * (use_mad ? fabsf(diff) : diff * diff);
         }
         if (e < best_err) {
             memcpy(L, trial, (size_t)n);
@@ -166,7 +153,7 @@ static void kquant_affine_block(const float *x, uint8_t *blk, uint8_t *L, int nm
         for (int l = 0; l < 32; l++) sum_x2 += xs[l] * xs[l];
         const float av_x = sqrtf(sum_x2 / 32);
         for (int l = 0; l < 32; l++) w[l] = av_x + fabsf(xs[l]);
-        scales[j] = fit_affine(32, nmax, xs, w, L + 32 * j, &mins[j], rmin, 0.1f, nstep);
+        scales[j] = whet_kq_fit_affine(32, nmax, xs, w, L + 32 * j, &mins[j], rmin, 0.1f, nstep, false);
         if (scales[j] > max_scale) max_scale = scales[j];
         if (mins[j] > max_min) max_min = mins[j];
     }
