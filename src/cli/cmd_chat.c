@@ -45,7 +45,7 @@ static void usage(void) {
            "  or with a LLaMA-Factory template given by --template NAME.\n"
            "  Interactive: type a message; `clear` removes the history, `exit` quits.\n"
            "  --prompt TEXT             one turn: print the answer and exit\n"
-           "  --adapter_name_or_path D  a PEFT LoRA adapter folder, merged into the weights at load\n"
+           "  --adapter_name_or_path D  a PEFT LoRA adapter folder (or a GGUF LoRA adapter .gguf), merged at load\n"
            "  --template NAME           LLaMA-Factory template (qwen, llama3, chatml, ...) instead of the model's\n"
            "  --system TEXT             system prompt\n"
            "  --enable_thinking true|false  passed to the template (Qwen3-style reasoning switch)\n"

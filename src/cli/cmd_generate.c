@@ -10,10 +10,11 @@
 #include "cli/cli_flags.h"
 #include "cli/command.h"
 #include "infer/generate.h"
+#include "model/lora_apply_infer.h"
 #include "tokenizer/tokenizer.h"
 
 typedef struct {
-    const char *model_dir, *prompt_ids, *prompt_text, *device;
+    const char *model_dir, *adapter_dir, *prompt_ids, *prompt_text, *device;
     long long max_new_tokens, threads, top_k, seed;
     double temperature, top_p, min_p, repetition_penalty;
     bool set_temperature, set_top_p, set_top_k, set_rep, set_max, verbose;
@@ -24,6 +25,7 @@ static void usage(void) {
            "  Continue a raw prompt (no chat template; see whet chat) with a Hugging Face model folder.\n"
            "  --prompt_ids prints the new token ids; --prompt TEXT tokenizes with the folder's tokenizer\n"
            "  and streams the decoded text.\n"
+           "  --adapter_name_or_path A a PEFT LoRA adapter folder or GGUF LoRA adapter, merged at load\n"
            "  --max_new_tokens N       tokens to generate (default: generation_config.json or 128)\n"
            "  --temperature T          0 = greedy (default: greedy unless generation_config.json has do_sample)\n"
            "  --top_p P  --top_k K  --min_p M  --repetition_penalty R   sampling filters (HF semantics)\n"
@@ -36,6 +38,7 @@ static void usage(void) {
 static int parse_args(int argc, char **argv, gen_args *a) {
     const whet_flag flags[] = {
         {"model_name_or_path", WHET_FLAG_STR, &a->model_dir, NULL},
+        {"adapter_name_or_path", WHET_FLAG_STR, &a->adapter_dir, NULL},
         {"prompt_ids", WHET_FLAG_STR, &a->prompt_ids, NULL},
         {"prompt", WHET_FLAG_STR, &a->prompt_text, NULL},
         {"device", WHET_FLAG_STR, &a->device, NULL},
@@ -134,9 +137,11 @@ static int run_generate(int argc, char **argv) {
     whet_model *m = NULL;
     whet_model_load_opts lo = {.n_threads = (int)a.threads};
     whet_generation_config gc;
+    whet_lora_merged *lora = NULL;
     int rc = 0;
     if (whet_model_load(a.model_dir, &lo, &m, &err) != WHET_OK ||
-        whet_generation_config_load(a.model_dir, &gc, &err) != WHET_OK) {
+        whet_generation_config_load(a.model_dir, &gc, &err) != WHET_OK ||
+        (a.adapter_dir && whet_model_apply_lora(m, a.adapter_dir, &lora, &err) != WHET_OK)) {
         free(ids);
         whet_model_free(m);
         text_stream_free(&ts);
@@ -177,6 +182,7 @@ static int run_generate(int argc, char **argv) {
     free(ids);
     text_stream_free(&ts);
     whet_model_free(m);
+    whet_lora_merged_free(lora);
     return rc;
 }
 

@@ -1,12 +1,15 @@
-/* lora_apply_infer.c: merge a PEFT adapter into a loaded model's linears
- * for inference: W' = W + scale·B·A in f32 (B [out, r], A [r, in]), written
- * into fresh buffers so mmapped base weights are never touched. */
+/* lora_apply_infer.c: merge a PEFT adapter (a folder, or a GGUF LoRA
+ * adapter read by lora_gguf.h) into a loaded model's linears for inference:
+ * W' = W + scale·B·A in f32 (B [out, r], A [r, in]), written into fresh
+ * buffers so mmapped base weights are never touched. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/file.h"
 #include "core/half.h"
 #include "io/peft_adapter.h"
 #include "model/lora_apply_infer.h"
+#include "model/lora_gguf.h"
 
 struct whet_lora_merged {
     int n;
@@ -77,7 +80,11 @@ whet_status whet_model_apply_lora(whet_model *m, const char *adapter_dir, whet_l
     *out = NULL;
     whet_peft_adapter ad;
     memset(&ad, 0, sizeof ad);
-    WHET_TRY(whet_peft_adapter_load(adapter_dir, &ad, err));
+    size_t len = strlen(adapter_dir);
+    bool gguf = whet_is_gguf_file(adapter_dir) ||
+                (len > 5 && !strcmp(adapter_dir + len - 5, ".gguf") && !whet_dir_exists(adapter_dir));
+    if (gguf) WHET_TRY(whet_lora_gguf_load(adapter_dir, &m->cfg, &ad, err));
+    else WHET_TRY(whet_peft_adapter_load(adapter_dir, &ad, err));
     float scale = whet_peft_adapter_scale(&ad);
     whet_lora_merged *h = calloc(1, sizeof *h);
     whet_weight **targets = calloc((size_t)ad.n_pairs + 1, sizeof *targets);

@@ -1,5 +1,6 @@
-/* lora_apply_infer.h: apply a PEFT LoRA adapter to a loaded model for
- * inference (whet chat --adapter_name_or_path): every adapted linear gets a
+/* lora_apply_infer.h: apply a PEFT LoRA adapter (a folder, or a GGUF LoRA
+ * adapter file as llama.cpp's --lora takes, model/lora_gguf.h) to a loaded
+ * model for inference (whet chat --adapter_name_or_path): every adapted linear gets a
  * new f32 weight W' = W + scale·B·A (scale alpha/r, or alpha/sqrt(r) for
  * rsLoRA), as PEFT's merge_and_unload computes it; the model's weight
  * descriptors point at the merged copies, which the returned handle owns. */
