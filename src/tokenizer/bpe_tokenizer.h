@@ -45,6 +45,14 @@ struct whet_tokenizer {
     bool add_bos, add_eos;
     char *chat_template;
     float *scores;                /* SentencePiece-style only, length vocab_size (see whet_tokenizer_score) */
+    /* Loaded from a GGUF: its token_type array as stored (length n_gguf_types), and for a
+     * SentencePiece-style vocabulary its tokenizer.ggml.merges list (the encoder derives its
+     * merges from the scores instead), so a GGUF written again keeps them (whet convert). */
+    int32_t *gguf_types;
+    int32_t n_gguf_types;
+    char **gguf_merges;
+    size_t n_gguf_merges;
+    bool has_gguf_merges;
 };
 
 /* tokenizer_load.c: parse tokenizer.json's model/added tokens/post-processor/decoder. */

@@ -42,6 +42,9 @@ void whet_tokenizer_free(whet_tokenizer *t) {
     free(t->pad_token);
     free(t->chat_template);
     free(t->scores);
+    free(t->gguf_types);
+    for (size_t i = 0; i < t->n_gguf_merges; i++) free(t->gguf_merges[i]);
+    free(t->gguf_merges);
     free(t);
 }
 
@@ -316,6 +319,7 @@ int32_t whet_tokenizer_piece_to_id(const whet_tokenizer *t, const char *piece) {
 
 whet_token_type whet_tokenizer_token_type(const whet_tokenizer *t, int32_t id) {
     if (id < 0 || id >= t->vocab_size) return WHET_TOKEN_UNUSED;
+    if (t->gguf_types && id < t->n_gguf_types) return (whet_token_type)t->gguf_types[id];
     if (id == t->bpe.unk_id) return WHET_TOKEN_UNKNOWN;  /* before "added": Llama-2's <unk> is both */
     int32_t ai = t->added_of_id[id];
     if (ai >= 0) return t->added.v[ai].special ? WHET_TOKEN_CONTROL : WHET_TOKEN_USER_DEFINED;
@@ -338,8 +342,9 @@ float whet_tokenizer_score(const whet_tokenizer *t, int32_t id) {
     return t->scores[id];
 }
 
-size_t whet_tokenizer_n_merges(const whet_tokenizer *t) { return t->bpe.n_merges; }
+size_t whet_tokenizer_n_merges(const whet_tokenizer *t) { return t->has_gguf_merges ? t->n_gguf_merges : t->bpe.n_merges; }
 const char *whet_tokenizer_merge(const whet_tokenizer *t, size_t rank) {
+    if (t->has_gguf_merges) return rank < t->n_gguf_merges ? t->gguf_merges[rank] : NULL;
     return rank < t->bpe.n_merges ? t->bpe.merge_strs[rank] : NULL;
 }
 const char *whet_tokenizer_pre_name(const whet_tokenizer *t) { return t->pre_name; }

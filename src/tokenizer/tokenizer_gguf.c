@@ -331,6 +331,21 @@ static whet_status special_from_gguf(whet_tokenizer *t, const gguf_vocab *v, whe
         if (!t->scores) goto oom;
         for (int32_t i = 0; i < t->vocab_size; i++) t->scores[i] = (uint64_t)i < v->n ? whet_gguf_arr_f32(v->scores, (uint64_t)i) : 0.0f;
     }
+    if (v->types) {   /* as stored: llama.cpp's UNUSED padding and BYTE types survive a re-export */
+        if (!(t->gguf_types = malloc((v->n ? v->n : 1) * sizeof *t->gguf_types))) goto oom;
+        for (uint64_t i = 0; i < v->n; i++) t->gguf_types[i] = whet_gguf_arr_i32(v->types, i);
+        t->n_gguf_types = (int32_t)v->n;
+    }
+    if (t->kind == WHET_TOK_BPE_SPM) {   /* the file's merges (or none), not the ones derived from the scores */
+        t->has_gguf_merges = true;
+        uint64_t nm = v->merges ? v->merges->arr_n : 0;
+        if (nm && !(t->gguf_merges = calloc(nm, sizeof *t->gguf_merges))) goto oom;
+        for (uint64_t i = 0; i < nm; i++, t->n_gguf_merges++) {
+            uint64_t len;
+            const char *m = whet_gguf_arr_str(v->merges, i, &len);
+            if (!(t->gguf_merges[i] = strndup(m, len))) goto oom;
+        }
+    }
     const whet_gguf_kv *ct = whet_gguf_find_kv(v->g, "tokenizer.chat_template");
     if (ct && ct->type == WHET_GGUF_STRING && !(t->chat_template = strndup(ct->str, ct->str_len))) goto oom;
     return WHET_OK;
