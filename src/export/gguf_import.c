@@ -95,6 +95,21 @@ static whet_status import_tensor(const char *path, const whet_gguf_tensor *gt, c
     return WHET_OK;
 }
 
+/* Llama 3.1 rope_freqs.weight [head_dim/2] -> the config's llama3 rope parameters. */
+static whet_status import_rope_freqs(const char *path, const whet_gguf_tensor *rf, whet_model_config *c,
+                                     whet_error *err) {
+    if (rf->dtype < 0 || rf->n_dims != 1)
+        return whet_errorf(err, WHET_ERR_FORMAT, "%s: tensor rope_freqs.weight must be a vector of F32 (ggml type %d, "
+                           "%d dims)", path, rf->ggml_type, rf->n_dims);
+    const int n = (int)rf->ne[0];
+    float *f = malloc((size_t)(n > 0 ? n : 1) * sizeof *f);
+    if (!f) return whet_errorf(err, WHET_ERR_NOMEM, "%s: rope_freqs.weight", path);
+    whet_dequantize_row((whet_dtype)rf->dtype, rf->data, n, f);
+    whet_status s = whet_llama3_rope_from_factors(c, f, n, path, err);
+    free(f);
+    return s;
+}
+
 whet_status whet_export_load_gguf(const char *path, whet_export_model *out, whet_gguf_import_info *info,
                                   whet_error *err) {
     memset(out, 0, sizeof *out);
@@ -107,11 +122,8 @@ whet_status whet_export_load_gguf(const char *path, whet_export_model *out, whet
     whet_status s = whet_gguf_read_config(g, path, &out->cfg, err);
     if (!s && whet_gguf_find_kv(g, "general.name"))
         s = whet_gguf_get_str(g, "general.name", info->name, sizeof info->name, err);
-    if (!s && whet_gguf_find_tensor(g, "rope_freqs.weight"))
-        s = whet_errorf(err, WHET_ERR_UNSUPPORTED,
-                        "%s: tensor rope_freqs.weight (Llama 3.1 rope scaling) cannot be converted: the GGUF keeps only "
-                        "the per-frequency factors, not the rope_scaling parameters whet's writer computes them from; "
-                        "convert from the Hugging Face folder instead", path);
+    const whet_gguf_tensor *rf = whet_gguf_find_tensor(g, "rope_freqs.weight");
+    if (!s && rf) s = import_rope_freqs(path, rf, &out->cfg, err);
     const size_t n = whet_gguf_n_tensors(g);
     if (!s) {
         out->t = calloc(n ? n : 1, sizeof *out->t);
@@ -119,6 +131,7 @@ whet_status whet_export_load_gguf(const char *path, whet_export_model *out, whet
     }
     for (size_t i = 0; !s && i < n; i++) {
         const whet_gguf_tensor *gt = whet_gguf_tensor_at(g, i);
+        if (gt == rf) continue;   /* rebuilt by the writer from the rope parameters */
         s = import_tensor(path, gt, &out->cfg, &out->t[out->n], err);
         if (s) break;
         out->n++;
