@@ -31,25 +31,6 @@ static long long file_size(const char *p) {
     return stat(p, &st) == 0 ? (long long)st.st_size : 0;
 }
 
-/* The real Qwen2.5 tokenizer (bundled fixture) into the random folder: GGUF needs a vocabulary. */
-static int copy_tokenizer(const char *dir) {
-    static const char *files[] = {"tokenizer.json", "tokenizer_config.json"};
-    for (int i = 0; i < 2; i++) {
-        char from[700], to[700], *buf = NULL;
-        size_t n = 0;
-        whet_error err = {0};
-        snprintf(from, sizeof from, "%s/tokenizers/qwen2.5/%s", WHET_REAL_FIXTURES, files[i]);
-        snprintf(to, sizeof to, "%s/%s", dir, files[i]);
-        if (whet_read_file(from, &buf, &n, &err) != WHET_OK) return fprintf(stderr, "bench_export: %s\n", err.msg), 1;
-        FILE *f = fopen(to, "wb");
-        bool ok = f && fwrite(buf, 1, n, f) == n;
-        if (f) ok = fclose(f) == 0 && ok;
-        free(buf);
-        if (!ok) return perror(to), 1;
-    }
-    return 0;
-}
-
 static int fail(const whet_error *err) {
     fprintf(stderr, "bench_export: %s\n", err->msg);
     return 1;
@@ -68,7 +49,7 @@ int main(int argc, char **argv) {
     whet_error err = {0};
     if (!model) {
         printf("writing a random Qwen2.5-0.5B-shaped bf16 folder to %s/model ...\n", tmp);
-        if (write_qwen05b(tmp, dir, sizeof dir) || copy_tokenizer(dir)) return 1;
+        if (write_qwen05b(tmp, dir, sizeof dir) || copy_qwen_tokenizer(dir)) return 1;
         model = dir;
     }
     printf("\n%-34s %10s %12s %10s\n", "stage (1 thread)", "seconds", "bytes out", "GB/s out");

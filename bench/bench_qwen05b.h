@@ -4,7 +4,10 @@
  * `whet init-model`), so no weights need downloading. */
 #ifndef WHET_BENCH_QWEN05B_H
 #define WHET_BENCH_QWEN05B_H
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include "core/file.h"
 #include "model/init_random.h"
 
 static const char *const k_qwen05b_config =
@@ -26,6 +29,26 @@ static inline int write_qwen05b(const char *dir, char *model_dir, size_t cap) {
     whet_error err = {0};
     const whet_init_random_opts o = {.seed = 1, .dtype = WHET_DT_BF16};
     if (whet_model_init_random(cfg, model_dir, &o, &err) != WHET_OK) return fprintf(stderr, "%s\n", err.msg), 1;
+    return 0;
+}
+
+/* The real Qwen2.5 tokenizer (bundled fixture, WHET_REAL_FIXTURES) into the
+ * random folder: a GGUF needs a vocabulary. 0 on success. */
+static inline int copy_qwen_tokenizer(const char *dir) {
+    static const char *files[] = {"tokenizer.json", "tokenizer_config.json"};
+    for (int i = 0; i < 2; i++) {
+        char from[700], to[700], *buf = NULL;
+        size_t n = 0;
+        whet_error err = {0};
+        snprintf(from, sizeof from, "%s/tokenizers/qwen2.5/%s", WHET_REAL_FIXTURES, files[i]);
+        snprintf(to, sizeof to, "%s/%s", dir, files[i]);
+        if (whet_read_file(from, &buf, &n, &err) != WHET_OK) return fprintf(stderr, "%s\n", err.msg), 1;
+        FILE *f = fopen(to, "wb");
+        bool ok = f && fwrite(buf, 1, n, f) == n;
+        if (f) ok = fclose(f) == 0 && ok;
+        free(buf);
+        if (!ok) return perror(to), 1;
+    }
     return 0;
 }
 #endif

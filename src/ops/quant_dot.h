@@ -25,6 +25,9 @@ typedef enum { WHET_ISA_SCALAR, WHET_ISA_AVX2 } whet_isa;
  * environment variable WHET_CPU_ISA=scalar forces the scalar kernels. */
 whet_isa whet_cpu_isa(void);
 const char *whet_isa_name(whet_isa isa);
+/* Use `isa`'s kernels from now on (benchmarks and tests compare them); an
+ * ISA this CPU lacks is refused (returns false). */
+bool whet_cpu_isa_force(whet_isa isa);
 
 /* dot(weight row, quantized activation row), n elements (a multiple of the
  * weight's block size). */

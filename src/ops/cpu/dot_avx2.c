@@ -1,7 +1,8 @@
 /* dot_avx2.c: AVX2 + FMA + F16C kernels, compiled per function with
  * __attribute__((target)) so the binary still runs on CPUs without them
  * (ops/cpu/quant_dot.c picks these only when cpuid reports the features).
- *  - integer dots of Q8_0 / Q4_0 / Q4_K / Q5_K / Q6_K weight rows with q8 /
+ *  - integer dots of Q8_0 / Q4_0 / Q4_1 / Q5_0 / Q5_1 / Q4_K / Q5_K / Q6_K
+ *    weight rows with q8 /
  *    q8_K activations (ops/quant_dot.h): 32 int8 products per
  *    _mm256_maddubs_epi16, scales applied in int32, one float FMA per block;
  *  - f16 / bf16 weight rows against up to 8 float activation rows (decode
@@ -31,35 +32,87 @@ AVX2_FN static inline __m256i dot_i8(__m256i x, __m256i y) {
     return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
 }
 
-AVX2_FN static float dot_q8_0(const void *w, const void *a, int64_t n) {
-    const uint8_t *b = w;
-    const qdot_act_q8 *x = a;
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / QDOT_QK; i++, b += QDOT_Q8_0_BYTES) {
-        const __m256i qw = _mm256_loadu_si256((const __m256i *)(b + 2));
-        const __m256i qa = _mm256_loadu_si256((const __m256i *)x[i].qs);
-        const __m256 d = _mm256_set1_ps(f16(b) * x[i].d);
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8(qw, qa)), acc);
-    }
-    return hsum_ps(acc);
+/* The 32 codes of a 32-element block as bytes in element order. */
+AVX2_FN static inline __m256i nibbles32(const uint8_t *qs16) {
+    const __m128i packed = _mm_loadu_si128((const __m128i *)qs16);
+    /* low 128 bits: low nibbles = elements 0..15; high: elements 16..31 */
+    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), _mm256_set1_epi8(0xF));
 }
 
-AVX2_FN static float dot_q4_0(const void *w, const void *a, int64_t n) {
+/* 0x10 in byte j where bit j of the 32-bit qh word is set (the 5th bit of
+ * element j): byte j of a broadcast holds qh byte j/8, tested against bit j%8. */
+AVX2_FN static inline __m256i fifth_bits32(const uint8_t *qh4) {
+    const __m256i word = _mm256_set1_epi32((int)qdot_u32(qh4));
+    const __m256i spread = _mm256_shuffle_epi8(word, _mm256_set_epi64x(0x0303030303030303LL, 0x0202020202020202LL,
+                                                                       0x0101010101010101LL, 0));
+    const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
+    const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+    return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
+}
+
+/* The symmetric types (Q8_0, Q4_0, Q5_0): signed codes, two blocks per
+ * iteration into two accumulators so the FMA latency overlaps. */
+typedef enum { SYM_Q8_0, SYM_Q4_0, SYM_Q5_0 } sym_kind;
+
+AVX2_FN static inline __m256i sym_codes(sym_kind k, const uint8_t *b) {
+    switch (k) {
+    case SYM_Q8_0: return _mm256_loadu_si256((const __m256i *)(b + 2));
+    case SYM_Q4_0: return _mm256_sub_epi8(nibbles32(b + 2), _mm256_set1_epi8(8));
+    default: return _mm256_sub_epi8(_mm256_or_si256(nibbles32(b + 6), fifth_bits32(b + 2)), _mm256_set1_epi8(16));
+    }
+}
+
+AVX2_FN static inline float dot_sym(sym_kind k, const void *w, const void *a, int64_t n, size_t bytes) {
     const uint8_t *b = w;
     const qdot_act_q8 *x = a;
-    const __m256i low4 = _mm256_set1_epi8(0xF), eight = _mm256_set1_epi8(8);
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / QDOT_QK; i++, b += QDOT_Q4_0_BYTES) {
-        const __m128i packed = _mm_loadu_si128((const __m128i *)(b + 2));
-        /* low 128 bits: low nibbles = elements 0..15; high: elements 16..31 */
-        __m256i q = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), low4);
-        q = _mm256_sub_epi8(q, eight);
-        const __m256i qa = _mm256_loadu_si256((const __m256i *)x[i].qs);
-        const __m256 d = _mm256_set1_ps(f16(b) * x[i].d);
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8(q, qa)), acc);
+    const int64_t nb = n / QDOT_QK;
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 2 <= nb; i += 2, b += 2 * bytes) {
+        const __m256i p0 = dot_i8(sym_codes(k, b), _mm256_loadu_si256((const __m256i *)x[i].qs));
+        const __m256i p1 = dot_i8(sym_codes(k, b + bytes), _mm256_loadu_si256((const __m256i *)x[i + 1].qs));
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(f16(b) * x[i].d), _mm256_cvtepi32_ps(p0), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(f16(b + bytes) * x[i + 1].d), _mm256_cvtepi32_ps(p1), acc1);
     }
-    return hsum_ps(acc);
+    for (; i < nb; i++, b += bytes) {
+        const __m256i p = dot_i8(sym_codes(k, b), _mm256_loadu_si256((const __m256i *)x[i].qs));
+        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(f16(b) * x[i].d), _mm256_cvtepi32_ps(p), acc0);
+    }
+    return hsum_ps(_mm256_add_ps(acc0, acc1));
 }
+
+AVX2_FN static float dot_q8_0(const void *w, const void *a, int64_t n) {
+    return dot_sym(SYM_Q8_0, w, a, n, QDOT_Q8_0_BYTES);
+}
+AVX2_FN static float dot_q4_0(const void *w, const void *a, int64_t n) {
+    return dot_sym(SYM_Q4_0, w, a, n, QDOT_Q4_0_BYTES);
+}
+AVX2_FN static float dot_q5_0(const void *w, const void *a, int64_t n) {
+    return dot_sym(SYM_Q5_0, w, a, n, QDOT_Q5_0_BYTES);
+}
+
+/* Q4_1 / Q5_1: unsigned codes (maddubs takes them as they are), y = d·q + m,
+ * so dot = d·dₓ·Σq·qₓ + m·sₓ with sₓ = dₓ·Σqₓ from the activation block. */
+AVX2_FN static inline float dot_affine32(const void *w, const void *a, int64_t n, bool five_bit) {
+    const uint8_t *b = w;
+    const qdot_act_q8 *x = a;
+    const size_t bytes = five_bit ? QDOT_Q5_1_BYTES : QDOT_Q4_1_BYTES;
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc = _mm256_setzero_ps();
+    float acc_m = 0.0f;
+    for (int64_t i = 0; i < n / QDOT_QK; i++, b += bytes) {
+        __m256i q = nibbles32(b + (five_bit ? 8 : 4));
+        if (five_bit) q = _mm256_or_si256(q, fifth_bits32(b + 4));
+        const __m256i p =
+            _mm256_madd_epi16(_mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)x[i].qs)), ones);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(f16(b) * x[i].d), _mm256_cvtepi32_ps(p), acc);
+        acc_m += f16(b + 2) * x[i].s;
+    }
+    return hsum_ps(acc) + acc_m;
+}
+
+AVX2_FN static float dot_q4_1(const void *w, const void *a, int64_t n) { return dot_affine32(w, a, n, false); }
+AVX2_FN static float dot_q5_1(const void *w, const void *a, int64_t n) { return dot_affine32(w, a, n, true); }
 
 /* Q4_K / Q5_K: codes are unsigned (0..15 / 0..31), so maddubs takes them
  * directly; the 6-bit sub-block scale multiplies in madd_epi16. */
@@ -145,6 +198,9 @@ whet_qdot_fn whet_qdot_kernel_avx2(whet_dtype wt) {
     switch (wt) {
     case WHET_DT_Q8_0: return dot_q8_0;
     case WHET_DT_Q4_0: return dot_q4_0;
+    case WHET_DT_Q4_1: return dot_q4_1;
+    case WHET_DT_Q5_0: return dot_q5_0;
+    case WHET_DT_Q5_1: return dot_q5_1;
     case WHET_DT_Q4_K: return dot_q4_k;
     case WHET_DT_Q5_K: return dot_q5_k;
     case WHET_DT_Q6_K: return dot_q6_k;
@@ -160,22 +216,31 @@ AVX2_FN static inline __m256 widen8(whet_dtype dt, const uint16_t *p) {
     return _mm256_cvtph_ps(h);
 }
 
+/* One token at a time over the whole row (the row stays in L1 for the next
+ * token), four independent accumulators so the FMA latency is hidden. */
 AVX2_FN static void half_dot_avx2(whet_dtype dt, const uint16_t *w, const float *x, int64_t n, int64_t T, float *y) {
-    __m256 acc[WHET_HALF_DOT_MAX_T];
-    for (int64_t t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        const __m256 wv = widen8(dt, w + i);
-        for (int64_t t = 0; t < T; t++) acc[t] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + t * n + i), acc[t]);
-    }
     for (int64_t t = 0; t < T; t++) {
-        float s = hsum_ps(acc[t]);
-        for (int64_t k = i; k < n; k++) {
-            const uint32_t u = dt == WHET_DT_BF16 ? (uint32_t)w[k] << 16 : 0;
+        const float *xt = x + t * n;
+        __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), acc2 = _mm256_setzero_ps(),
+               acc3 = _mm256_setzero_ps();
+        int64_t i = 0;
+        for (; i + 32 <= n; i += 32) {
+            acc0 = _mm256_fmadd_ps(widen8(dt, w + i), _mm256_loadu_ps(xt + i), acc0);
+            acc1 = _mm256_fmadd_ps(widen8(dt, w + i + 8), _mm256_loadu_ps(xt + i + 8), acc1);
+            acc2 = _mm256_fmadd_ps(widen8(dt, w + i + 16), _mm256_loadu_ps(xt + i + 16), acc2);
+            acc3 = _mm256_fmadd_ps(widen8(dt, w + i + 24), _mm256_loadu_ps(xt + i + 24), acc3);
+        }
+        for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(widen8(dt, w + i), _mm256_loadu_ps(xt + i), acc0);
+        float s = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
+        for (; i < n; i++) {
             float wk;
-            if (dt == WHET_DT_BF16) memcpy(&wk, &u, 4);
-            else wk = _cvtsh_ss(w[k]);
-            s += wk * x[t * n + k];
+            if (dt == WHET_DT_BF16) {
+                const uint32_t u = (uint32_t)w[i] << 16;
+                memcpy(&wk, &u, 4);
+            } else {
+                wk = _cvtsh_ss(w[i]);
+            }
+            s += wk * xt[i];
         }
         y[t] = s;
     }

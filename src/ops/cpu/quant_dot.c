@@ -223,19 +223,30 @@ whet_qdot_fn whet_qdot_kernel(whet_dtype wt, whet_isa isa) {
     return scalar_kernel(wt);
 }
 
+static int g_isa = -1;   /* every thread that races to set it computes the same value */
+
+static bool cpu_has_avx2(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+#else
+    return false;
+#endif
+}
+
+bool whet_cpu_isa_force(whet_isa isa) {
+    if (isa == WHET_ISA_AVX2 && !cpu_has_avx2()) return false;
+    __atomic_store_n(&g_isa, (int)isa, __ATOMIC_RELAXED);
+    return true;
+}
+
 whet_isa whet_cpu_isa(void) {
-    static int cached = -1;   /* every thread that races here computes the same value */
-    int isa = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    int isa = __atomic_load_n(&g_isa, __ATOMIC_RELAXED);
     if (isa < 0) {
         const char *force = getenv("WHET_CPU_ISA");
-        bool avx2 = false;
-#if defined(__x86_64__) || defined(__i386__)
-        __builtin_cpu_init();
-        avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
-#endif
-        if (force && strcmp(force, "scalar") == 0) avx2 = false;
+        const bool avx2 = cpu_has_avx2() && !(force && strcmp(force, "scalar") == 0);
         isa = avx2 ? WHET_ISA_AVX2 : WHET_ISA_SCALAR;
-        __atomic_store_n(&cached, isa, __ATOMIC_RELAXED);
+        __atomic_store_n(&g_isa, isa, __ATOMIC_RELAXED);
     }
     return (whet_isa)isa;
 }
