@@ -118,14 +118,20 @@
 #define TOL_GGUF_F32_LLAMA3_ROPE 2e-6
 #define TOL_GGUF_Q8_0_LOGITS 0.05
 #define TOL_GGUF_Q4_K_M_LOGITS 0.25
-/* q3_k_m / q2_k exports read back (tests/export/test_gguf_export.c), same
- * measure vs the f32 folder: tiny fixtures (q3_k_m = q4_0/q5_0/q5_1
- * fallbacks, q8_0 head) measured MEAS_TINY; a random 256-wide llama
- * (std 0.08) that keeps real Q2_K..Q6_K tensors: q3_k_m MEAS_WIDE3, q2_k
- * MEAS_WIDE2. */
-#define TOL_GGUF_Q3_K_M_LOGITS 10.0
-#define TOL_GGUF_Q3_K_M_WIDE_LOGITS 10.0
-#define TOL_GGUF_Q2_K_WIDE_LOGITS 10.0
+/* q3_k_m / q2_k exports read back (tests/export/test_gguf_export.c) vs the
+ * f32 folder, as a fraction of max |logit| and as relative RMS of the
+ * logits. Tiny fixtures (q3_k_m there is q4_0/q5_0/q5_1 fallbacks and a
+ * q8_0 head): measured 0.189 / 0.194 (llama-tiny), 0.213 / 0.165 (qwen2).
+ * A random 256-wide llama (std 0.02) keeping real Q2_K..Q6_K tensors:
+ * q3_k_m 0.213 / 0.205, q2_k 0.473 / 0.447 (Q2_K's weight rmse is 0.30,
+ * tolerances.h above). Bounds ~1.5x the measured; zero or unrelated
+ * logits would give a relative RMS >= 1. */
+#define TOL_GGUF_Q3_K_M_LOGITS 0.32
+#define TOL_GGUF_Q3_K_M_REL 0.30
+#define TOL_GGUF_Q3_K_M_WIDE_LOGITS 0.32
+#define TOL_GGUF_Q3_K_M_WIDE_REL 0.31
+#define TOL_GGUF_Q2_K_WIDE_LOGITS 0.70
+#define TOL_GGUF_Q2_K_WIDE_REL 0.67
 /* test_learning_cli: qwen2-tiny LoRA r16, lr 2e-2, 200 full-batch steps on 4 identity records
  * measured first logged loss 6.49 -> final 1.677 (ratio 0.258; plateau from step ~120). */
 #define LEARN_QWEN2_MAX_LOSS 2.0

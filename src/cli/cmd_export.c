@@ -30,7 +30,8 @@ static void usage(void) {
            "  --export_dir DIR             output folder (refused when non-empty unless --overwrite_output_dir true)\n"
            "  --export_format hf|gguf|both Hugging Face safetensors folder, GGUF file, or both (default hf)\n"
            "  --export_dtype bf16|f16|f32  safetensors dtype (default bf16)\n"
-           "  --gguf_type TYPE             f32|f16|bf16|q8_0|q4_0|q4_k_m|q5_k_m|q6_k (default q8_0)\n"
+           "  --gguf_type TYPE             f32|f16|bf16|q8_0|q4_0|q4_1|q5_0|q5_1|q2_k|q3_k_s|q3_k_m|q3_k_l|\n"
+           "                               q4_k_s|q4_k_m|q5_k_s|q5_k_m|q6_k (default q8_0)\n"
            "  --export_size GB             safetensors shard size in GB (default 5); --export_shard_size 500MB\n"
            "  The GGUF is export_dir/<basename of export_dir>-<gguf_type>.gguf. See docs/export.md.\n");
 }

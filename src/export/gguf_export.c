@@ -13,18 +13,26 @@
 #include "io/gguf.h"
 #include "ops/quant.h"
 
-static const char *const FT_NAMES[WHET_GGUF_FT_COUNT] = {"f32",  "f16",    "bf16",   "q8_0",
-                                                          "q4_0", "q4_k_m", "q5_k_m", "q6_k"};
-/* LLAMA_FTYPE_ALL_F32, MOSTLY_F16, MOSTLY_BF16, MOSTLY_Q8_0, MOSTLY_Q4_0, MOSTLY_Q4_K_M, MOSTLY_Q5_K_M, MOSTLY_Q6_K */
-static const int FT_IDS[WHET_GGUF_FT_COUNT] = {0, 1, 32, 7, 2, 15, 17, 18};
+static const char *const FT_NAMES[WHET_GGUF_FT_COUNT] = {
+    "f32", "f16", "bf16", "q8_0", "q4_0", "q4_k_m", "q5_k_m", "q6_k", "q4_1",
+    "q5_0", "q5_1", "q2_k", "q3_k_s", "q3_k_m", "q3_k_l", "q4_k_s", "q5_k_s"};
+/* llama.h's LLAMA_FTYPE_*: ALL_F32 0, MOSTLY_F16 1, MOSTLY_BF16 32, MOSTLY_Q8_0 7, MOSTLY_Q4_0 2,
+ * Q4_K_M 15, Q5_K_M 17, Q6_K 18, Q4_1 3, Q5_0 8, Q5_1 9, Q2_K 10, Q3_K_S 11, Q3_K_M 12, Q3_K_L 13,
+ * Q4_K_S 14, Q5_K_S 16 */
+static const int FT_IDS[WHET_GGUF_FT_COUNT] = {0, 1, 32, 7, 2, 15, 17, 18, 3, 8, 9, 10, 11, 12, 13, 14, 16};
+/* llama_ftype_get_default_type: the base tensor type of each mix */
+static const whet_dtype FT_BASE[WHET_GGUF_FT_COUNT] = {
+    WHET_DT_F32,  WHET_DT_F16,  WHET_DT_BF16, WHET_DT_Q8_0, WHET_DT_Q4_0, WHET_DT_Q4_K,
+    WHET_DT_Q5_K, WHET_DT_Q6_K, WHET_DT_Q4_1, WHET_DT_Q5_0, WHET_DT_Q5_1, WHET_DT_Q2_K,
+    WHET_DT_Q3_K, WHET_DT_Q3_K, WHET_DT_Q3_K, WHET_DT_Q4_K, WHET_DT_Q5_K};
 
 whet_status whet_gguf_ftype_parse(const char *name, whet_gguf_ftype *out, whet_error *err) {
     for (int i = 0; i < WHET_GGUF_FT_COUNT; i++)
         if (strcasecmp(name, FT_NAMES[i]) == 0) return *out = (whet_gguf_ftype)i, WHET_OK;
     const char *near = whet_suggest(name, FT_NAMES, WHET_GGUF_FT_COUNT);
     return whet_errorf(err, WHET_ERR_INVALID_ARG,
-                       "export_gguf: unknown type \"%s\"%s%s%s (use one of f32, f16, bf16, q8_0, q4_0, q4_k_m, "
-                       "q5_k_m, q6_k)",
+                       "export_gguf: unknown type \"%s\"%s%s%s (use one of f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, "
+                       "q5_1, q2_k, q3_k_s, q3_k_m, q3_k_l, q4_k_s, q4_k_m, q5_k_s, q5_k_m, q6_k)",
                        name, near ? "; did you mean \"" : "", near ? near : "", near ? "\"?" : "");
 }
 
@@ -39,37 +47,63 @@ static bool ends_with(const char *s, const char *suffix) {
     return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
-/* llama-quantize: a type whose block does not divide the row falls back. */
+/* tensor_type_fallback: a type whose block does not divide the row falls
+ * back: Q2_K/Q3_K -> Q4_0 (llama.cpp master; releases before 2025 used
+ * IQ4_NL, which whet does not write), Q4_K -> Q5_0, Q5_K -> Q5_1,
+ * Q6_K -> Q8_0; still no fit -> F16. (llama.cpp refuses a 32-element type
+ * whose block does not divide the row; whet writes F16 there too.) */
 static whet_dtype fallback(whet_dtype t, int64_t row_len) {
     if (row_len % (int64_t)whet_dtype_block_elems(t) == 0) return t;
-    if (t == WHET_DT_Q4_K) t = WHET_DT_Q5_0;
+    if (t == WHET_DT_Q2_K || t == WHET_DT_Q3_K) t = WHET_DT_Q4_0;
+    else if (t == WHET_DT_Q4_K) t = WHET_DT_Q5_0;
     else if (t == WHET_DT_Q5_K) t = WHET_DT_Q5_1;
     else if (t == WHET_DT_Q6_K) t = WHET_DT_Q8_0;
     return row_len % (int64_t)whet_dtype_block_elems(t) == 0 ? t : WHET_DT_F16;
 }
 
-whet_dtype whet_gguf_tensor_type(whet_gguf_ftype ft, const char *name, int layer, int n_layer, int64_t row_len,
-                                 int ndim, bool tied) {
+/* llama.cpp's LLM_TYPE_70B for these archs: 80 layers (arch llama: with GQA). */
+static bool is_70b(const whet_model_config *c) {
+    if (c->n_layers != 80) return false;
+    if (c->arch == WHET_ARCH_QWEN2) return true;
+    return (c->arch == WHET_ARCH_LLAMA || c->arch == WHET_ARCH_MISTRAL) && c->n_heads != c->n_kv_heads;
+}
+
+/* llama_tensor_get_type_impl for a dense llama/qwen2/qwen3 model (not
+ * falcon, no experts, no imatrix), the branches of the mixes whet writes.
+ * Layer counters: llama.cpp counts attn_v / ffn_down tensors in its
+ * layer-sorted tensor order, which for a dense model is the layer index. */
+whet_dtype whet_gguf_tensor_type(whet_gguf_ftype ft, const char *name, int layer, const whet_model_config *c,
+                                 int64_t row_len, int ndim, bool tied) {
     if (ndim < 2 || ends_with(name, "_norm.weight") || ends_with(name, ".bias")) return WHET_DT_F32;
-    switch (ft) {
-    case WHET_GGUF_FT_F32: return WHET_DT_F32;
-    case WHET_GGUF_FT_F16: return WHET_DT_F16;
-    case WHET_GGUF_FT_BF16: return WHET_DT_BF16;
-    default: break;
-    }
-    whet_dtype base = ft == WHET_GGUF_FT_Q8_0 ? WHET_DT_Q8_0 : ft == WHET_GGUF_FT_Q4_0 ? WHET_DT_Q4_0
-                    : ft == WHET_GGUF_FT_Q4_K_M ? WHET_DT_Q4_K : ft == WHET_GGUF_FT_Q5_K_M ? WHET_DT_Q5_K
-                    : WHET_DT_Q6_K;
-    bool is_output = strcmp(name, "output.weight") == 0 || (tied && strcmp(name, "token_embd.weight") == 0);
+    whet_dtype t = FT_BASE[ft];
+    if (t == WHET_DT_F32 || t == WHET_DT_F16 || t == WHET_DT_BF16) return t;
+    const int n = c->n_layers, gqa = c->n_kv_heads > 0 ? c->n_heads / c->n_kv_heads : 1;
+    const bool is_output = strcmp(name, "output.weight") == 0 || (tied && strcmp(name, "token_embd.weight") == 0);
     if (is_output) {
-        /* llama_tensor_get_type: rows not a multiple of QK_K -> Q8_0, else Q6_K unless Q8_0 */
-        if (row_len % 256 != 0) base = WHET_DT_Q8_0;
-        else if (base != WHET_DT_Q8_0) base = WHET_DT_Q6_K;
-    } else if (ft == WHET_GGUF_FT_Q4_K_M || ft == WHET_GGUF_FT_Q5_K_M) {
-        if ((ends_with(name, "attn_v.weight") || ends_with(name, "ffn_down.weight")) && use_more_bits(layer, n_layer))
-            base = WHET_DT_Q6_K;
+        /* the base type's block must divide the row, else Q8_0; Q6_K unless Q8_0 */
+        if (row_len % (int64_t)whet_dtype_block_elems(t) != 0) t = WHET_DT_Q8_0;
+        else if (t != WHET_DT_Q8_0) t = WHET_DT_Q6_K;
+    } else if (strcmp(name, "token_embd.weight") == 0) {
+        /* untied token_embd keeps the base type in these mixes */
+    } else if (strstr(name, "attn_v.weight")) {
+        if (ft == WHET_GGUF_FT_Q2_K) t = gqa >= 4 ? WHET_DT_Q4_K : WHET_DT_Q3_K;
+        else if (ft == WHET_GGUF_FT_Q3_K_M) t = layer < 2 ? WHET_DT_Q5_K : WHET_DT_Q4_K;
+        else if (ft == WHET_GGUF_FT_Q3_K_L) t = WHET_DT_Q5_K;
+        else if ((ft == WHET_GGUF_FT_Q4_K_M || ft == WHET_GGUF_FT_Q5_K_M) && use_more_bits(layer, n)) t = WHET_DT_Q6_K;
+        else if (ft == WHET_GGUF_FT_Q4_K_S && layer < 4) t = WHET_DT_Q5_K;
+        if (is_70b(c) && (t == WHET_DT_Q3_K || t == WHET_DT_Q4_K)) t = WHET_DT_Q5_K;
+    } else if (strstr(name, "ffn_down")) {
+        if (ft == WHET_GGUF_FT_Q2_K) t = WHET_DT_Q3_K;
+        else if (ft == WHET_GGUF_FT_Q3_K_M) t = layer < n / 16 ? WHET_DT_Q5_K : WHET_DT_Q4_K;
+        else if (ft == WHET_GGUF_FT_Q3_K_L) t = WHET_DT_Q5_K;
+        else if ((ft == WHET_GGUF_FT_Q4_K_M || ft == WHET_GGUF_FT_Q5_K_M) && use_more_bits(layer, n)) t = WHET_DT_Q6_K;
+        else if (ft == WHET_GGUF_FT_Q4_K_S && layer < n / 8) t = WHET_DT_Q5_K;
+    } else if (strstr(name, "attn_output.weight")) {
+        if (ft == WHET_GGUF_FT_Q2_K) t = WHET_DT_Q3_K;
+        else if (ft == WHET_GGUF_FT_Q3_K_M) t = WHET_DT_Q4_K;
+        else if (ft == WHET_GGUF_FT_Q3_K_L) t = WHET_DT_Q5_K;
     }
-    return fallback(base, row_len);
+    return fallback(t, row_len);
 }
 
 bool whet_gguf_tensor_name(const char *hf, char *out, size_t cap, int *layer) {
@@ -294,7 +328,7 @@ static whet_status add_tensors(whet_gguf_writer *w, const whet_export_model *m, 
                                t->name);
         if (tied && strcmp(gname, "output.weight") == 0) continue;
         int64_t row = t->ndim == 2 ? t->shape[1] : t->numel;
-        whet_dtype dt = whet_gguf_tensor_type(ft, gname, layer, c->n_layers, row, t->ndim, tied);
+        whet_dtype dt = whet_gguf_tensor_type(ft, gname, layer, c, row, t->ndim, tied);
         void *data = NULL;
         WHET_TRY(convert_tensor(t, gname, c, dt, &data, err));
         int64_t ne[2] = {row, t->ndim == 2 ? t->shape[0] : 1};

@@ -1,5 +1,5 @@
 /* quant.h: block quantizers and dequantizers for the llama.cpp layouts
- * (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K; shared/reference/gguf.md) and bitsandbytes
+ * (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K..Q6_K; shared/reference/gguf.md) and bitsandbytes
  * NF4 (QLoRA). Used by the GGUF exporter (quantize) and by matmul when a
  * weight descriptor holds a quantized dtype (dequantize a row on the fly). */
 #ifndef WHET_OPS_QUANT_H
