@@ -114,8 +114,31 @@ AVX2_FN static inline float dot_affine32(const void *w, const void *a, int64_t n
 AVX2_FN static float dot_q4_1(const void *w, const void *a, int64_t n) { return dot_affine32(w, a, n, false); }
 AVX2_FN static float dot_q5_1(const void *w, const void *a, int64_t n) { return dot_affine32(w, a, n, true); }
 
+/* Broadcast int16 lane k of a 128-bit vector to all 16 lanes: the pshufb
+ * masks pick bytes 2k, 2k+1 in every lane (one table row per k). */
+static const int8_t k_bcast16[8][32] __attribute__((aligned(32))) = {
+#define B16(k) {2*k, 2*k+1, 2*k, 2*k+1, 2*k, 2*k+1, 2*k, 2*k+1, 2*k, 2*k+1, 2*k, 2*k+1, 2*k, 2*k+1, 2*k, 2*k+1, \
+                2*k, 2*k+1, 2*k, 2*k+1, 2*k, 2*k+1, 2*k, 2*k+1, 2*k, 2*k+1, 2*k, 2*k+1, 2*k, 2*k+1, 2*k, 2*k+1}
+    B16(0), B16(1), B16(2), B16(3), B16(4), B16(5), B16(6), B16(7)
+#undef B16
+};
+
+AVX2_FN static inline __m256i bcast16(__m256i both_halves, int k) {
+    return _mm256_shuffle_epi8(both_halves, _mm256_load_si256((const __m256i *)k_bcast16[k]));
+}
+
+AVX2_FN static inline int hsum_epi32_128(__m128i v) {
+    v = _mm_add_epi32(v, _mm_shuffle_epi32(v, _MM_SHUFFLE(1, 0, 3, 2)));
+    v = _mm_add_epi32(v, _mm_shuffle_epi32(v, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(v);
+}
+
 /* Q4_K / Q5_K: codes are unsigned (0..15 / 0..31), so maddubs takes them
- * directly; the 6-bit sub-block scale multiplies in madd_epi16. */
+ * directly; the 6-bit sub-block scale multiplies in madd_epi16. The 12
+ * scale bytes are unpacked with 32-bit word operations (the layout in
+ * quant_dot_impl.h: words w0, w1, w2 hold scales 0-3, mins 0-3, and the low
+ * / high nibbles of scales and mins 4-7, whose top two bits are the top
+ * bits of w0 / w1), and Σ mins·(32-element activation sums) is one madd. */
 AVX2_FN static inline float dot_affine_k(const void *w, const void *a, int64_t n, bool five_bit) {
     const uint8_t *b = w;
     const qdot_act_q8k *x = a;
@@ -124,8 +147,18 @@ AVX2_FN static inline float dot_affine_k(const void *w, const void *a, int64_t n
     __m256 acc = _mm256_setzero_ps();
     float acc_min = 0.0f;
     for (int64_t i = 0; i < n / QDOT_QK_K; i++, b += bytes) {
-        uint8_t sc[8], mn[8];
-        qdot_unpack_k_scales(b + 4, sc, mn);
+        const uint32_t w0 = qdot_u32(b + 4), w1 = qdot_u32(b + 8), w2 = qdot_u32(b + 12);
+        const uint32_t sc_lo = w0 & 0x3F3F3F3Fu, mn_lo = w1 & 0x3F3F3F3Fu;
+        const uint32_t sc_hi = (w2 & 0x0F0F0F0Fu) | (((w0 >> 6) & 0x03030303u) << 4);
+        const uint32_t mn_hi = ((w2 >> 4) & 0x0F0F0F0Fu) | (((w1 >> 6) & 0x03030303u) << 4);
+        const __m128i sc8 = _mm_set_epi32(0, 0, (int)sc_hi, (int)sc_lo), mn8 = _mm_set_epi32(0, 0, (int)mn_hi, (int)mn_lo);
+        const __m128i sc16 = _mm_cvtepu8_epi16(sc8), mn16 = _mm_cvtepu8_epi16(mn8);
+        const __m256i scales = _mm256_broadcastsi128_si256(sc16);
+        /* 32-element activation sums: pairs of the 16-element bsums */
+        const __m128i bs_lo = _mm_loadu_si128((const __m128i *)x[i].bsums);
+        const __m128i bs_hi = _mm_loadu_si128((const __m128i *)(x[i].bsums + 8));
+        const int summ = hsum_epi32_128(_mm_madd_epi16(mn16, _mm_hadd_epi16(bs_lo, bs_hi)));
+
         const uint8_t *q = b + (five_bit ? 48 : 16);
         const __m256i qh = five_bit ? _mm256_loadu_si256((const __m256i *)(b + 16)) : _mm256_setzero_si256();
         const int8_t *qa = x[i].qs;
@@ -140,11 +173,9 @@ AVX2_FN static inline float dot_affine_k(const void *w, const void *a, int64_t n
             }
             const __m256i plo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)qa));
             const __m256i phi = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(qa + 32)));
-            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(plo, _mm256_set1_epi16(sc[2 * c])));
-            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(phi, _mm256_set1_epi16(sc[2 * c + 1])));
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(plo, bcast16(scales, 2 * c)));
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(phi, bcast16(scales, 2 * c + 1)));
         }
-        int summ = 0;
-        for (int j = 0; j < 8; j++) summ += mn[j] * (x[i].bsums[2 * j] + x[i].bsums[2 * j + 1]);
         acc = _mm256_fmadd_ps(_mm256_set1_ps(f16(b) * x[i].d), _mm256_cvtepi32_ps(sumi), acc);
         acc_min += f16(b + 2) * x[i].d * (float)summ;
     }
@@ -154,19 +185,27 @@ AVX2_FN static inline float dot_affine_k(const void *w, const void *a, int64_t n
 AVX2_FN static float dot_q4_k(const void *w, const void *a, int64_t n) { return dot_affine_k(w, a, n, false); }
 AVX2_FN static float dot_q5_k(const void *w, const void *a, int64_t n) { return dot_affine_k(w, a, n, true); }
 
-/* Q6_K: 6-bit codes 0..63 (the −32 offset is taken out with bsums); the
- * 16 int16 lanes of one maddubs cover two 16-element groups, so the scale
- * vector holds sc[k] in its low 8 lanes and sc[k+1] in the high 8. */
+/* Q6_K: 6-bit codes 0..63 (the −32 offset is taken out as 32·Σ sc·bsums,
+ * one madd); the 16 int16 lanes of one maddubs cover two 16-element groups,
+ * so its scale vector holds sc[2j] in the low 8 lanes and sc[2j+1] in the
+ * high 8 (a pshufb of the half's 8 scales, one mask per j). */
+static const int8_t k_q6_scale_pick[4][32] __attribute__((aligned(32))) = {
+#define PICK(j) {4*j, 4*j+1, 4*j, 4*j+1, 4*j, 4*j+1, 4*j, 4*j+1, 4*j, 4*j+1, 4*j, 4*j+1, 4*j, 4*j+1, 4*j, 4*j+1, \
+                 4*j+2, 4*j+3, 4*j+2, 4*j+3, 4*j+2, 4*j+3, 4*j+2, 4*j+3, 4*j+2, 4*j+3, 4*j+2, 4*j+3, 4*j+2, 4*j+3, 4*j+2, 4*j+3}
+    PICK(0), PICK(1), PICK(2), PICK(3)
+#undef PICK
+};
+
 AVX2_FN static float dot_q6_k(const void *w, const void *a, int64_t n) {
     const uint8_t *b = w;
     const qdot_act_q8k *x = a;
     const __m256i low4 = _mm256_set1_epi8(0xF), low2 = _mm256_set1_epi8(3);
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / QDOT_QK_K; i++, b += QDOT_Q6_K_BYTES) {
-        const int8_t *sc = (const int8_t *)(b + 192);
-        __m256i sumi = _mm256_setzero_si256();
-        int offset = 0;
-        for (int k = 0; k < 16; k++) offset += sc[k] * x[i].bsums[k];
+        const __m128i sc8 = _mm_loadu_si128((const __m128i *)(b + 192));
+        const __m256i sc16 = _mm256_cvtepi8_epi16(sc8);   /* 16 scales as int16 */
+        const __m256i offset = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)x[i].bsums));
+        __m256i sumi = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(offset, 5));
         for (int h = 0; h < 2; h++) {
             const uint8_t *ql = b + 64 * h;
             const __m256i qh = _mm256_loadu_si256((const __m256i *)(b + 128 + 32 * h));
@@ -181,14 +220,15 @@ AVX2_FN static float dot_q6_k(const void *w, const void *a, int64_t n) {
             q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4),
                                    _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), low2), 4));
             const int8_t *qa = x[i].qs + 128 * h;
-            const int8_t *sch = sc + 8 * h;
+            /* this half's 8 scales (int16) in both 128-bit lanes */
+            const __m256i sch = _mm256_broadcastsi128_si256(h ? _mm256_extracti128_si256(sc16, 1)
+                                                              : _mm256_castsi256_si128(sc16));
             for (int j = 0; j < 4; j++) {
                 const __m256i p = _mm256_maddubs_epi16(q[j], _mm256_loadu_si256((const __m256i *)(qa + 32 * j)));
-                const __m256i s = _mm256_set_m128i(_mm_set1_epi16(sch[2 * j + 1]), _mm_set1_epi16(sch[2 * j]));
+                const __m256i s = _mm256_shuffle_epi8(sch, _mm256_load_si256((const __m256i *)k_q6_scale_pick[j]));
                 sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, s));
             }
         }
-        sumi = _mm256_sub_epi32(sumi, _mm256_setr_epi32(32 * offset, 0, 0, 0, 0, 0, 0, 0));
         acc = _mm256_fmadd_ps(_mm256_set1_ps(f16(b + 208) * x[i].d), _mm256_cvtepi32_ps(sumi), acc);
     }
     return hsum_ps(acc);
