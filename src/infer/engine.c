@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "infer/engine_impl.h"
+#include "model/lora_infer.h"
 
 const char *whet_finish_reason_name(whet_finish_reason r) {
     switch (r) {
@@ -97,6 +98,7 @@ static whet_status alloc_scratch(whet_engine *e, whet_error *err) {
     e->b_tokens = malloc(T * sizeof *e->b_tokens);
     e->b_pos = malloc(T * sizeof *e->b_pos);
     e->b_seq = malloc(T * sizeof *e->b_seq);
+    e->b_lora = malloc(T * sizeof *e->b_lora);
     e->b_tables = malloc(S * sizeof *e->b_tables);
     e->b_logit_rows = malloc(S * sizeof *e->b_logit_rows);
     e->b_sched = malloc(S * sizeof *e->b_sched);
@@ -105,8 +107,8 @@ static whet_status alloc_scratch(whet_engine *e, whet_error *err) {
     e->raw_row = malloc(V * sizeof *e->raw_row);
     e->cancel_cap = 64;
     e->cancel_ids = malloc((size_t)e->cancel_cap * sizeof *e->cancel_ids);
-    if (!e->running || !e->b_tokens || !e->b_pos || !e->b_seq || !e->b_tables || !e->b_logit_rows || !e->b_sched ||
-        !e->b_chunk || !e->logits || !e->raw_row || !e->cancel_ids)
+    if (!e->running || !e->b_tokens || !e->b_pos || !e->b_seq || !e->b_lora || !e->b_tables || !e->b_logit_rows ||
+        !e->b_sched || !e->b_chunk || !e->logits || !e->raw_row || !e->cancel_ids)
         return whet_errorf(err, WHET_ERR_NOMEM, "engine: out of memory for step buffers (%zu tokens, %zu sequences)", T,
                            S);
     return WHET_OK;
@@ -155,6 +157,7 @@ void whet_engine_free(whet_engine *e) {
     free(e->b_tokens);
     free(e->b_pos);
     free(e->b_seq);
+    free(e->b_lora);
     free(e->b_tables);
     free(e->b_logit_rows);
     free(e->b_sched);
@@ -173,6 +176,10 @@ int whet_engine_block_size(const whet_engine *e) { return e->o.block_size; }
 
 static whet_status validate_request(const whet_engine *e, const whet_request_params *p, whet_error *err) {
     if (!p->on_event) return whet_errorf(err, WHET_ERR_INVALID_ARG, "engine: a request needs an event callback");
+    int n_lora = whet_lora_set_count(e->o.lora);
+    if (p->lora_id < 0 || p->lora_id > n_lora)
+        return whet_errorf(err, WHET_ERR_INVALID_ARG, "lora_id %d: this engine serves %d LoRA adapter(s) (ids 1..%d; 0 "
+                           "= the base model)", p->lora_id, n_lora, n_lora);
     if (p->n_prompt <= 0 || !p->prompt)
         return whet_errorf(err, WHET_ERR_INVALID_ARG, "the prompt is empty; give at least one token");
     if (p->n_prompt >= e->max_model_len)
@@ -222,7 +229,8 @@ static whet_status seq_create(whet_engine *e, const whet_request_params *p, engi
     s->p.prompt = s->tokens;
     s->p.stop_ids = s->stop_ids;
     s->n_tokens = s->n_prompt = p->n_prompt;
-    s->kv.salt = p->cache_salt;
+    /* different adapters give different K/V for the same tokens: never share blocks across them */
+    s->kv.salt = p->cache_salt + (uint64_t)p->lora_id * 0x9e3779b97f4a7c15ULL;
     *out = s;
     return WHET_OK;
 }

@@ -9,7 +9,9 @@
  * preempted: its blocks are released and it is recomputed later from its
  * prompt plus what it generated (never an error for the user). Full blocks
  * are registered for prefix caching, so a repeated prompt prefix (a shared
- * system prompt) is computed once.
+ * system prompt) is computed once. Each sequence may use its own unmerged
+ * LoRA adapter (whet_request_params.lora_id): the forward gets the row ->
+ * adapter map, and the adapter is part of the prefix-cache hash.
  *
  * Threads: whet_engine_submit / _cancel / _get_stats may be called from any
  * thread. Steps run on one thread only: the caller of whet_engine_step
@@ -71,7 +73,11 @@ typedef struct {
     /* OpenAI penalties over the tokens generated so far, applied to the
      * logits before the sampler: l -= presence * (count > 0) + frequency * count */
     float presence_penalty, frequency_penalty;  /* [-2, 2]; 0 = off */
-    uint64_t cache_salt;        /* prefix-cache namespace (e.g. the LoRA adapter); 0 by default */
+    uint64_t cache_salt;        /* prefix-cache namespace; 0 by default (the adapter is mixed in by the engine) */
+    /* vLLM's lora_int_id: 0 = the base model, k >= 1 = adapter k-1 of
+     * whet_engine_opts.lora (unmerged, model/lora_infer.h). Requests for
+     * different adapters run in the same batch and never share KV blocks. */
+    int lora_id;
     whet_request_fn on_event;   /* required */
     void *ctx;
 } whet_request_params;
@@ -83,6 +89,9 @@ typedef struct {
     int n_blocks;               /* KV pool size in blocks (<= 0: enough for max_num_seqs full-length sequences, capped at 4096) */
     int max_model_len;          /* <= 0: the model's max_position_embeddings; clipped to the pool */
     bool no_prefix_caching;
+    /* Unmerged LoRA adapters requests may pick by lora_id (NULL: none); must
+     * outlive the engine. */
+    const struct whet_lora_set *lora;
 } whet_engine_opts;
 
 typedef struct {
@@ -104,7 +113,8 @@ int whet_engine_max_model_len(const whet_engine *e);
 int whet_engine_block_size(const whet_engine *e);
 
 /* Queue a request. Refused (WHET_ERR_INVALID_ARG, message for the user)
- * when the prompt is empty, holds ids outside the vocabulary, or leaves no
+ * when lora_id names no adapter, the prompt is empty, holds ids outside
+ * the vocabulary, or leaves no
  * room for one new token within max_model_len; and the sampling parameters
  * are validated. *id is the request's id for whet_engine_cancel. */
 whet_status whet_engine_submit(whet_engine *e, const whet_request_params *p, uint64_t *id, whet_error *err);

@@ -52,6 +52,7 @@ struct whet_engine {
     int n_running;
     /* per-step scratch, sized at create for max_num_batched_tokens / max_num_seqs */
     int32_t *b_tokens, *b_pos, *b_seq;      /* [max_num_batched_tokens] */
+    int32_t *b_lora;                        /* [max_num_batched_tokens] adapter of each row, -1 = base */
     const int32_t **b_tables;               /* [max_num_seqs] */
     int32_t *b_logit_rows;                  /* [max_num_seqs] */
     engine_seq **b_sched;                   /* [max_num_seqs] sequences in this step */

@@ -9,7 +9,8 @@
  *      blocks, first reusing cached full blocks of their prefix (one whose
  *      first block a running sequence is computing right now waits a step
  *      and then reuses it);
- *   4. one whet_model_forward over all scheduled tokens; each sequence whose
+ *   4. one whet_model_forward over all scheduled tokens (each row with its
+ *      sequence's LoRA adapter, if any); each sequence whose
  *      chunk reached its last known token samples its next token;
  *   5. finished sequences free their blocks; new full blocks are registered
  *      for prefix caching.
@@ -174,6 +175,7 @@ static int build_batch(whet_engine *e, int n_sched, int *n_logits) {
             e->b_tokens[T] = s->tokens[p];
             e->b_pos[T] = p;
             e->b_seq[T] = j;
+            e->b_lora[T] = s->p.lora_id - 1;
             T++;
         }
         if (s->n_computed + e->b_chunk[j] == s->n_tokens) e->b_logit_rows[(*n_logits)++] = T - 1;
@@ -271,7 +273,8 @@ static whet_status run_batch(whet_engine *e, int n_sched, whet_error *err) {
     int T = build_batch(e, n_sched, &n_logits);
     whet_forward_batch b = {.n_tokens = T, .tokens = e->b_tokens, .pos = e->b_pos, .seq_of = e->b_seq,
                             .n_seqs = n_sched, .block_tables = e->b_tables, .n_logits = n_logits,
-                            .logit_rows = e->b_logit_rows};
+                            .logit_rows = e->b_logit_rows, .lora = e->o.lora,
+                            .lora_of = e->o.lora ? e->b_lora : NULL};
     whet_status st = whet_model_forward(e->m, &e->kv, &b, e->logits, &e->ws, err);
     if (st != WHET_OK) {
         fail_scheduled(e, n_sched, err->msg);

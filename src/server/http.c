@@ -310,10 +310,40 @@ static void server_free(whet_server *s) {
     free(s->api_key);
     free(s->chat_template);
     free(s->eos_ids);
+    for (int i = 0; i < s->n_lora; i++) {
+        free(s->lora_names[i]);
+        free(s->lora_paths[i]);
+    }
+    free(s->lora_names);
+    free(s->lora_paths);
     free(s);
 }
 
 static char *dup_or_null(const char *s) { return s && s[0] ? strdup(s) : NULL; }
+
+/* The served LoRA names: non-empty, distinct, none equal to the base model's name. */
+static whet_status lora_init(whet_server *s, const whet_server_opts *o, whet_error *err) {
+    if (o->n_lora <= 0) return WHET_OK;
+    s->lora_names = calloc((size_t)o->n_lora, sizeof *s->lora_names);
+    s->lora_paths = calloc((size_t)o->n_lora, sizeof *s->lora_paths);
+    if (!s->lora_names || !s->lora_paths) return whet_errorf(err, WHET_ERR_NOMEM, "server: out of memory");
+    for (int i = 0; i < o->n_lora; i++) {
+        const char *name = o->lora_names[i];
+        if (!name || !name[0])
+            return whet_errorf(err, WHET_ERR_INVALID_ARG, "--lora_modules: LoRA module %d has no name", i + 1);
+        if (!strcmp(name, s->model_name))
+            return whet_errorf(err, WHET_ERR_INVALID_ARG, "--lora_modules: '%s' is the base model's served name; give "
+                               "the adapter another name", name);
+        for (int j = 0; j < i; j++)
+            if (!strcmp(name, s->lora_names[j]))
+                return whet_errorf(err, WHET_ERR_INVALID_ARG, "--lora_modules: the name '%s' is given twice", name);
+        s->lora_names[i] = strdup(name);
+        s->lora_paths[i] = strdup(o->lora_paths && o->lora_paths[i] ? o->lora_paths[i] : "");
+        s->n_lora = i + 1;
+        if (!s->lora_names[i] || !s->lora_paths[i]) return whet_errorf(err, WHET_ERR_NOMEM, "server: out of memory");
+    }
+    return WHET_OK;
+}
 
 static whet_status server_init(whet_server *s, whet_engine *eng, whet_model *m, const whet_tokenizer *tok,
                                const whet_server_opts *o, whet_error *err) {
@@ -341,7 +371,7 @@ static whet_status server_init(whet_server *s, whet_engine *eng, whet_model *m, 
         have |= o->eos_ids[i] == tok_eos;
     }
     if (tok_eos >= 0 && !have) s->eos_ids[s->n_eos++] = tok_eos;
-    return WHET_OK;
+    return lora_init(s, o, err);
 }
 
 whet_status whet_server_start(whet_engine *eng, whet_model *m, const whet_tokenizer *tok, const whet_server_opts *o,

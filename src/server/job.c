@@ -120,7 +120,8 @@ whet_status job_start(whet_engine *eng, const whet_tokenizer *tok, const job_inp
                                  .presence_penalty = in[i].presence_penalty,
                                  .frequency_penalty = in[i].frequency_penalty,
                                  .max_tokens = in[i].max_tokens, .stop_ids = cm->stop_ids, .n_stop_ids = cm->n_stop_ids,
-                                 .logprobs = cm->logprobs, .on_event = on_event, .ctx = &j->ch[i]};
+                                 .logprobs = cm->logprobs, .lora_id = cm->lora_id, .on_event = on_event,
+                                 .ctx = &j->ch[i]};
         pthread_mutex_lock(&j->mu);
         j->refs++;  /* the choice's reference, dropped by its final event */
         pthread_mutex_unlock(&j->mu);

@@ -73,6 +73,7 @@ typedef struct {
     const int32_t *stop_ids;
     int n_stop_ids;
     int logprobs;                 /* < 0: none */
+    int lora_id;                  /* the engine's LoRA adapter, 0 = the base model */
 } job_common;
 
 double job_now(void);

@@ -16,14 +16,15 @@ static double parameter_count(const whet_model_config *c) {
     return (double)c->vocab_size * H * (c->tie_word_embeddings ? 1 : 2) + c->n_layers * per_layer + H;
 }
 
-static cJSON *details(whet_server *s) {
+/* parent: the base model's name for a LoRA module, "" for the base model. */
+static cJSON *details(whet_server *s, const char *parent) {
     cJSON *d = cJSON_CreateObject(), *fams = cJSON_CreateArray();
     char size[32];
     double n = parameter_count(&s->m->cfg);
     if (n >= 1e9) snprintf(size, sizeof size, "%.1fB", n / 1e9);
     else if (n >= 1e6) snprintf(size, sizeof size, "%.1fM", n / 1e6);
     else snprintf(size, sizeof size, "%.1fK", n / 1e3);
-    cJSON_AddStringToObject(d, "parent_model", "");
+    cJSON_AddStringToObject(d, "parent_model", parent);
     cJSON_AddStringToObject(d, "format", "safetensors");
     cJSON_AddStringToObject(d, "family", s->m->cfg.model_type);
     cJSON_AddItemToArray(fams, cJSON_CreateString(s->m->cfg.model_type));
@@ -33,50 +34,56 @@ static cJSON *details(whet_server *s) {
     return d;
 }
 
+/* The base model, then each LoRA module (details.parent_model = the base). */
 api_reply ollama_tags(whet_server *s) {
-    cJSON *root = cJSON_CreateObject(), *models = cJSON_AddArrayToObject(root, "models"), *m = cJSON_CreateObject();
+    cJSON *root = cJSON_CreateObject(), *models = cJSON_AddArrayToObject(root, "models");
     char at[40];
     time_t t = (time_t)s->started;
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    cJSON_AddStringToObject(m, "name", s->model_name);
-    cJSON_AddStringToObject(m, "model", s->model_name);
-    cJSON_AddStringToObject(m, "modified_at", at);
-    cJSON_AddNumberToObject(m, "size", parameter_count(&s->m->cfg) * 4);
-    cJSON_AddStringToObject(m, "digest", "");
-    cJSON_AddItemToObject(m, "details", details(s));
-    cJSON_AddItemToArray(models, m);
+    for (int k = 0; k <= s->n_lora; k++) {
+        const char *name = k ? s->lora_names[k - 1] : s->model_name;
+        cJSON *m = cJSON_CreateObject();
+        cJSON_AddStringToObject(m, "name", name);
+        cJSON_AddStringToObject(m, "model", name);
+        cJSON_AddStringToObject(m, "modified_at", at);
+        cJSON_AddNumberToObject(m, "size", parameter_count(&s->m->cfg) * 4);
+        cJSON_AddStringToObject(m, "digest", "");
+        cJSON_AddItemToObject(m, "details", details(s, k ? s->model_name : ""));
+        cJSON_AddItemToArray(models, m);
+    }
     return api_json(200, root);
 }
 
-/* Ollama names carry a tag: "name" and "name:latest" are the same model. */
-static api_reply check_model(whet_server *s, const cJSON *req, char **model) {
+/* Ollama names carry a tag: "name" and "name:latest" are the same model.
+ * *lora_id (may be NULL): the LoRA module the name picks, 0 = the base model. */
+static api_reply check_model(whet_server *s, const cJSON *req, char **model, int *lora_id) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, "model");
     if (v && !cJSON_IsNull(v) && !cJSON_IsString(v)) return api_ollama_error(400, "'model' must be a string");
     const char *name = cJSON_IsString(v) ? v->valuestring : s->model_name;
-    size_t n = strlen(s->model_name);
-    bool same = strcmp(name, s->model_name) == 0 ||
-                (strncmp(name, s->model_name, n) == 0 && strcmp(name + n, ":latest") == 0);
-    if (!same) {
+    int k = api_model_lookup(s, name, true);
+    if (k < 0) {
         char msg[512];
-        snprintf(msg, sizeof msg, "model \"%.300s\" not found; this server serves \"%.100s\" (see /api/tags)", name,
-                 s->model_name);
+        snprintf(msg, sizeof msg, "model \"%.300s\" not found; this server serves \"%.100s\"%s (see /api/tags)", name,
+                 s->model_name, s->n_lora ? " and its LoRA modules" : "");
         return api_ollama_error(404, msg);
     }
     if (model) *model = strdup(name);
+    if (lora_id) *lora_id = k;
     return (api_reply){0};
 }
 
 api_reply ollama_show(whet_server *s, const char *body, size_t len) {
     cJSON *req = NULL;
+    int k = 0;
     api_reply r = param_parse_body(body, len, true, &req);
     if (!r.status) {
         /* older clients send "name" */
         const cJSON *name = cJSON_GetObjectItemCaseSensitive(req, "name");
         if (!cJSON_GetObjectItemCaseSensitive(req, "model") && cJSON_IsString(name))
             cJSON_AddStringToObject(req, "model", name->valuestring);
-        r = check_model(s, req, NULL);
+        r = check_model(s, req, NULL, &k);
     }
     cJSON_Delete(req);
     if (r.status) return r;
@@ -84,7 +91,7 @@ api_reply ollama_show(whet_server *s, const char *body, size_t len) {
     cJSON_AddStringToObject(root, "modelfile", "");
     cJSON_AddStringToObject(root, "parameters", "");
     cJSON_AddStringToObject(root, "template", s->chat_template ? s->chat_template : "");
-    cJSON_AddItemToObject(root, "details", details(s));
+    cJSON_AddItemToObject(root, "details", details(s, k ? s->model_name : ""));
     char key[64];
     cJSON_AddStringToObject(info, "general.architecture", s->m->cfg.model_type);
     cJSON_AddNumberToObject(info, "general.parameter_count", parameter_count(&s->m->cfg));
@@ -152,7 +159,7 @@ api_reply ollama_chat(whet_server *s, const char *body, size_t len, api_call **o
     if (!c) r = api_ollama_error(500, "out of memory");
     if (!r.status) {
         c->kind = API_OLLAMA_CHAT;
-        r = check_model(s, req, &c->model);
+        r = check_model(s, req, &c->model, &c->lora_id);
     }
     if (!r.status) r = parse_options(s, req, c, &o);
     if (!r.status) r = param_messages(req, true, &messages);
@@ -204,7 +211,7 @@ api_reply ollama_generate(whet_server *s, const char *body, size_t len, api_call
     if (!c) r = api_ollama_error(500, "out of memory");
     if (!r.status) {
         c->kind = API_OLLAMA_GENERATE;
-        r = check_model(s, req, &c->model);
+        r = check_model(s, req, &c->model, &c->lora_id);
     }
     if (!r.status) r = parse_options(s, req, c, &o);
     if (!r.status) r = param_string_opt(&pc, "prompt", &text, "");

@@ -43,13 +43,25 @@ void api_call_free(api_call *c) {
     free(c);
 }
 
-static cJSON *model_object(whet_server *s) {
+int api_model_lookup(const whet_server *s, const char *name, bool ollama) {
+    for (int k = 0; k <= s->n_lora; k++) {
+        const char *served = k ? s->lora_names[k - 1] : s->model_name;
+        size_t n = strlen(served);
+        if (!strcmp(name, served) || (ollama && !strncmp(name, served, n) && !strcmp(name + n, ":latest"))) return k;
+    }
+    return -1;
+}
+
+/* vLLM's model card: a LoRA module has its folder as "root" and the base model as "parent". */
+static cJSON *model_object(whet_server *s, int lora_id) {
     cJSON *m = cJSON_CreateObject();
-    cJSON_AddStringToObject(m, "id", s->model_name);
+    cJSON_AddStringToObject(m, "id", lora_id ? s->lora_names[lora_id - 1] : s->model_name);
     cJSON_AddStringToObject(m, "object", "model");
     cJSON_AddNumberToObject(m, "created", (double)s->started);
     cJSON_AddStringToObject(m, "owned_by", "whet");
-    cJSON_AddStringToObject(m, "root", s->model_dir);
+    cJSON_AddStringToObject(m, "root", lora_id ? s->lora_paths[lora_id - 1] : s->model_dir);
+    if (lora_id) cJSON_AddStringToObject(m, "parent", s->model_name);
+    else cJSON_AddNullToObject(m, "parent");
     cJSON_AddNumberToObject(m, "max_model_len", whet_engine_max_model_len(s->eng));
     return m;
 }
@@ -57,17 +69,19 @@ static cJSON *model_object(whet_server *s) {
 api_reply openai_models(whet_server *s) {
     cJSON *root = cJSON_CreateObject(), *data = cJSON_AddArrayToObject(root, "data");
     cJSON_AddStringToObject(root, "object", "list");
-    cJSON_AddItemToArray(data, model_object(s));
+    for (int k = 0; k <= s->n_lora; k++) cJSON_AddItemToArray(data, model_object(s, k));
     return api_json(200, root);
 }
 
 api_reply openai_model(whet_server *s, const char *id) {
-    if (strcmp(id, s->model_name) != 0) {
+    int k = api_model_lookup(s, id, false);
+    if (k < 0) {
         char msg[512];
-        snprintf(msg, sizeof msg, "The model `%.300s` does not exist. This server serves `%.100s`.", id, s->model_name);
+        snprintf(msg, sizeof msg, "The model `%.300s` does not exist. This server serves `%.100s`%s.", id,
+                 s->model_name, s->n_lora ? " and its LoRA modules (see /v1/models)" : "");
         return api_error(404, "invalid_request_error", "model", "model_not_found", msg);
     }
-    return api_json(200, model_object(s));
+    return api_json(200, model_object(s, k));
 }
 
 /* ---- prompts ---- */
@@ -147,7 +161,7 @@ api_reply api_start_job(whet_server *s, api_call *c, const job_input *in, int n_
         fixed[i] = in[i];
         if (fixed[i].max_tokens <= 0) fixed[i].max_tokens = max_len - in[i].n_prompt;
     }
-    job_common cm = {.stop_ids = s->eos_ids, .n_stop_ids = s->n_eos, .logprobs = c->logprobs};
+    job_common cm = {.stop_ids = s->eos_ids, .n_stop_ids = s->n_eos, .logprobs = c->logprobs, .lora_id = c->lora_id};
     whet_error err = {0};
     whet_status st = job_start(s->eng, s->tok, fixed, n_in, &cm, &c->j, &err);
     free(fixed);
@@ -178,10 +192,11 @@ static api_reply oa_parse_common(whet_server *s, const cJSON *req, bool chat, oa
     o->logprobs = -1;
     PARAM_TRY(param_string_opt(&pc, "model", NULL, NULL));
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(req, "model");
-    if (cJSON_IsString(model) && strcmp(model->valuestring, s->model_name) != 0) {
+    c->lora_id = cJSON_IsString(model) ? api_model_lookup(s, model->valuestring, false) : 0;
+    if (c->lora_id < 0) {
         char msg[512];
-        snprintf(msg, sizeof msg, "The model `%.300s` does not exist. This server serves `%.100s` (see /v1/models).",
-                 model->valuestring, s->model_name);
+        snprintf(msg, sizeof msg, "The model `%.300s` does not exist. This server serves `%.100s`%s (see /v1/models).",
+                 model->valuestring, s->model_name, s->n_lora ? " and its LoRA modules" : "");
         return api_error(404, "invalid_request_error", "model", "model_not_found", msg);
     }
     c->model = strdup(cJSON_IsString(model) ? model->valuestring : s->model_name);

@@ -24,6 +24,13 @@ typedef struct {
     const int32_t *eos_ids;        /* stop ids added to every request (generation_config eos) */
     int n_eos;
     whet_sampler_params defaults;  /* sampling when a request names none (generation_config) */
+    /* Unmerged LoRA adapters (--lora_modules, as vLLM serves them): name i is
+     * served as a model of its own (in /v1/models with "parent" = the base
+     * model, in /api/tags) and runs as the engine's lora_id i + 1; a
+     * request's `model` picks the base model or one of them. */
+    const char *const *lora_names;  /* [n_lora] distinct, none equal to the served model name */
+    const char *const *lora_paths;  /* [n_lora] the adapter folders, shown as "root" */
+    int n_lora;
 } whet_server_opts;
 
 typedef struct whet_server whet_server;

@@ -19,6 +19,8 @@ struct whet_server {
     int32_t *eos_ids;
     int n_eos;
     whet_sampler_params defaults;
+    char **lora_names, **lora_paths; /* [n_lora]; name i is the engine's lora_id i + 1 */
+    int n_lora;
     int port;
     long started;                 /* unix seconds */
     atomic_ullong http_requests, http_errors;
@@ -32,6 +34,7 @@ typedef struct {
     char id[64];                  /* chatcmpl-... / cmpl-... */
     long created;
     char *model;                  /* echoed back */
+    int lora_id;                  /* 0 = the base model, else the LoRA adapter `model` named */
     bool stream, include_usage;
     int logprobs;                 /* < 0: none; else top-n (chat: top_logprobs) */
     int n_per_prompt;             /* OpenAI n */
@@ -73,6 +76,9 @@ void api_format_stream(whet_server *s, api_call *c, whet_strbuf *out, bool *fini
 const char *api_stream_content_type(const api_call *c);
 
 /* Shared helpers of the two formats (openai.c). */
+/* The lora_id a request's `model` names: 0 = the served model, k = LoRA
+ * module k-1, -1 = none of them. Ollama names may carry ":latest". */
+int api_model_lookup(const whet_server *s, const char *name, bool ollama);
 /* Render messages (array of {role, content}) with the chat template and tokenize. */
 api_reply api_chat_prompt(whet_server *s, const cJSON *messages, const cJSON *tools, bool ollama, whet_tokens *ids);
 /* Tokenize a raw prompt string (add_special: BOS as the tokenizer's post-processor adds it). */
