@@ -121,3 +121,55 @@ int whet_cli_parse_ids(const char *cmd, const char *what, const char *text, int3
     *n = count;
     return 0;
 }
+
+int whet_cli_parse_gen_flags(const char *cmd, int argc, char **argv, const whet_flag *flags, size_t n_flags,
+                             whet_gen_flags *g) {
+    const whet_flag gen[] = {
+        {"max_new_tokens", WHET_FLAG_INT, &g->max_new_tokens, &g->set_max},
+        {"temperature", WHET_FLAG_FLOAT, &g->temperature, &g->set_temperature},
+        {"top_p", WHET_FLAG_FLOAT, &g->top_p, &g->set_top_p},
+        {"top_k", WHET_FLAG_INT, &g->top_k, &g->set_top_k},
+        {"min_p", WHET_FLAG_FLOAT, &g->min_p, NULL},
+        {"repetition_penalty", WHET_FLAG_FLOAT, &g->repetition_penalty, &g->set_rep},
+        {"seed", WHET_FLAG_INT, &g->seed, NULL},
+        {"threads", WHET_FLAG_INT, &g->threads, NULL},
+        {"verbose", WHET_FLAG_BOOL, &g->verbose, NULL},
+    };
+    const size_t n_gen = sizeof gen / sizeof gen[0];
+    whet_flag *all = malloc((n_flags + n_gen) * sizeof *all);
+    if (!all) return fail2(cmd, "out of memory");
+    if (n_flags) memcpy(all, flags, n_flags * sizeof *all);
+    memcpy(all + n_flags, gen, sizeof gen);
+    int rc = whet_cli_parse_flags(cmd, argc, argv, all, n_flags + n_gen);
+    free(all);
+    return rc;
+}
+
+void whet_cli_gen_flags_help(FILE *f, int col) {
+    static const char *const lines[][2] = {
+        {"--temperature T", "0 = greedy (default: greedy unless generation_config.json has do_sample)"},
+        {"--top_p P --top_k K --min_p M --repetition_penalty R",
+         "sampling filters, HF semantics (default: generation_config.json)"},
+        {"--seed S", "a seed reproduces a sample (default 0)"},
+        {"--threads N", "CPU threads (default: all cores or WHET_NUM_THREADS)"},
+    };
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+        int w = 2 + (int)strlen(lines[i][0]);
+        if (w < col) fprintf(f, "  %s%*s%s\n", lines[i][0], col - w, "", lines[i][1]);
+        else fprintf(f, "  %s\n%*s%s\n", lines[i][0], col, "", lines[i][1]);
+    }
+}
+
+void whet_cli_gen_sampling(const whet_gen_flags *g, const whet_generation_config *gc, whet_sampler_params *sp) {
+    *sp = whet_sampler_defaults();
+    sp->temperature = g->set_temperature ? (float)g->temperature : gc->do_sample ? gc->temperature : 0.0f;
+    sp->top_p = g->set_top_p ? (float)g->top_p : gc->top_p;
+    sp->top_k = g->set_top_k ? (int)g->top_k : gc->do_sample ? gc->top_k : 0;
+    sp->min_p = (float)g->min_p;
+    sp->repetition_penalty = g->set_rep ? (float)g->repetition_penalty : gc->repetition_penalty;
+    sp->seed = g->seed;
+}
+
+int whet_cli_gen_max_new_tokens(const whet_gen_flags *g, const whet_generation_config *gc, int fallback) {
+    return g->set_max ? (int)g->max_new_tokens : gc->max_new_tokens > 0 ? gc->max_new_tokens : fallback;
+}
