@@ -21,9 +21,8 @@
 
 typedef struct {
     const char *model_dir, *adapter_dir, *template_name, *system, *prompt;
-    long long max_new_tokens, threads, top_k, seed;
-    double temperature, top_p, min_p, repetition_penalty;
-    bool set_temperature, set_top_p, set_top_k, set_rep, set_max, enable_thinking, set_thinking, verbose;
+    bool enable_thinking, set_thinking;
+    whet_gen_flags gen;
 } chat_args;
 
 typedef struct {
@@ -49,11 +48,9 @@ static void usage(void) {
            "  --template NAME           LLaMA-Factory template (qwen, llama3, chatml, ...) instead of the model's\n"
            "  --system TEXT             system prompt\n"
            "  --enable_thinking true|false  passed to the template (Qwen3-style reasoning switch)\n"
-           "  --max_new_tokens N        per answer (default: generation_config.json or 1024)\n"
-           "  --temperature T --top_p P --top_k K --min_p M --repetition_penalty R --seed S\n"
-           "                            sampling (default: generation_config.json; --temperature 0 = greedy)\n"
-           "  --threads N               CPU threads (default: all cores or WHET_NUM_THREADS)\n"
-           "  --verbose                 print prompt/answer token counts and speed to stderr\n");
+           "  --max_new_tokens N        per answer (default: generation_config.json or 1024)\n");
+    whet_cli_gen_flags_help(stdout, 28);
+    printf("  --verbose                 print prompt/answer token counts and speed to stderr\n");
 }
 
 static int parse_args(int argc, char **argv, chat_args *a) {
@@ -64,17 +61,8 @@ static int parse_args(int argc, char **argv, chat_args *a) {
         {"system", WHET_FLAG_STR, &a->system, NULL},
         {"prompt", WHET_FLAG_STR, &a->prompt, NULL},
         {"enable_thinking", WHET_FLAG_BOOL, &a->enable_thinking, &a->set_thinking},
-        {"max_new_tokens", WHET_FLAG_INT, &a->max_new_tokens, &a->set_max},
-        {"temperature", WHET_FLAG_FLOAT, &a->temperature, &a->set_temperature},
-        {"top_p", WHET_FLAG_FLOAT, &a->top_p, &a->set_top_p},
-        {"top_k", WHET_FLAG_INT, &a->top_k, &a->set_top_k},
-        {"min_p", WHET_FLAG_FLOAT, &a->min_p, NULL},
-        {"repetition_penalty", WHET_FLAG_FLOAT, &a->repetition_penalty, &a->set_rep},
-        {"seed", WHET_FLAG_INT, &a->seed, NULL},
-        {"threads", WHET_FLAG_INT, &a->threads, NULL},
-        {"verbose", WHET_FLAG_BOOL, &a->verbose, NULL},
     };
-    return whet_cli_parse_flags("chat", argc, argv, flags, sizeof flags / sizeof flags[0]);
+    return whet_cli_parse_gen_flags("chat", argc, argv, flags, sizeof flags / sizeof flags[0], &a->gen);
 }
 
 static void chat_free(chat *c) {
@@ -104,7 +92,7 @@ static whet_status chat_open(chat *c, whet_error *err) {
                            "%s has no chat template (no chat_template in tokenizer_config.json, no chat_template.jinja); "
                            "name a LLaMA-Factory one with --template NAME (e.g. --template default)", c->a.model_dir);
     }
-    whet_model_load_opts lo = {.n_threads = (int)c->a.threads};
+    whet_model_load_opts lo = {.n_threads = (int)c->a.gen.threads};
     WHET_TRY(whet_model_load(c->a.model_dir, &lo, &c->m, err));
     WHET_TRY(whet_generation_config_load(c->a.model_dir, &c->gc, err));
     if (c->a.adapter_dir) WHET_TRY(whet_model_apply_lora(c->m, c->a.adapter_dir, &c->lora, err));
@@ -204,18 +192,6 @@ static bool on_token(void *ctx, int32_t id) {
     return s->status == WHET_OK;
 }
 
-static void fill_sampling(const chat *c, whet_sampler_params *sp) {
-    const chat_args *a = &c->a;
-    const whet_generation_config *gc = &c->gc;
-    *sp = whet_sampler_defaults();
-    sp->temperature = a->set_temperature ? (float)a->temperature : gc->do_sample ? gc->temperature : 0.0f;
-    sp->top_p = a->set_top_p ? (float)a->top_p : gc->top_p;
-    sp->top_k = a->set_top_k ? (int)a->top_k : gc->do_sample ? gc->top_k : 0;
-    sp->min_p = (float)a->min_p;
-    sp->repetition_penalty = a->set_rep ? (float)a->repetition_penalty : gc->repetition_penalty;
-    sp->seed = a->seed;
-}
-
 static whet_status push_message(cJSON *history, const char *role, const char *content, whet_error *err) {
     cJSON *m = cJSON_CreateObject();
     if (!m || !cJSON_AddStringToObject(m, "role", role) || !cJSON_AddStringToObject(m, "content", content) ||
@@ -231,7 +207,7 @@ static whet_status chat_turn(chat *c, const char *user, whet_error *err) {
     WHET_TRY(push_message(c->history, "user", user, err));
     whet_tokens ids = {0};
     whet_status st = build_prompt(c, &ids, err);
-    int max_new = c->a.set_max ? (int)c->a.max_new_tokens : c->gc.max_new_tokens > 0 ? c->gc.max_new_tokens : 1024;
+    int max_new = whet_cli_gen_max_new_tokens(&c->a.gen, &c->gc, 1024);
     int ctx = c->m->cfg.max_position_embeddings;
     if (st == WHET_OK && ctx > 0 && (int64_t)ids.n + max_new > ctx) {
         max_new = ctx - (int)ids.n;
@@ -247,7 +223,7 @@ static whet_status chat_turn(chat *c, const char *user, whet_error *err) {
     if (st == WHET_OK) {
         whet_generate_opts o = {.max_new_tokens = max_new, .eos_ids = c->stop.ids, .n_eos = (int)c->stop.n,
                                 .on_token = on_token, .on_token_ctx = &s};
-        fill_sampling(c, &o.sampling);
+        whet_cli_gen_sampling(&c->a.gen, &c->gc, &o.sampling);
         st = whet_generate(c->m, ids.ids, (int)ids.n, &o, out, &n_out, &gs, err);
         if (st == WHET_OK && s.status != WHET_OK) st = s.status, *err = s.err;
     }
@@ -258,7 +234,7 @@ static whet_status chat_turn(chat *c, const char *user, whet_error *err) {
     if (st == WHET_OK) st = whet_tokenizer_decode(c->tok, s.ids.ids, s.ids.n, true, &answer, err);
     if (st == WHET_OK) st = push_message(c->history, "assistant", answer.len ? answer.data : "", err);
     else cJSON_DeleteItemFromArray(c->history, cJSON_GetArraySize(c->history) - 1); /* drop the failed user turn */
-    if (st == WHET_OK && c->a.verbose)
+    if (st == WHET_OK && c->a.gen.verbose)
         fprintf(stderr, "[prompt %d tokens, %.1f tok/s prefill; answer %d tokens, %.1f tok/s%s]\n", gs.n_prompt,
                 gs.prefill_seconds > 0 ? gs.n_prompt / gs.prefill_seconds : 0.0, gs.n_new,
                 gs.decode_seconds > 0 ? (gs.n_new - 1) / gs.decode_seconds : 0.0, gs.stopped_at_eos ? ", stopped at eos" : "");
@@ -314,7 +290,7 @@ static int run_chat(int argc, char **argv) {
     chat c = {0};
     if (parse_args(argc, argv, &c.a)) return 2;
     if (!c.a.model_dir) return whet_cli_fail("chat", "--model_name_or_path DIR is required (a Hugging Face model folder)");
-    if (c.a.set_max && c.a.max_new_tokens <= 0) return whet_cli_fail("chat", "--max_new_tokens must be at least 1");
+    if (c.a.gen.set_max && c.a.gen.max_new_tokens <= 0) return whet_cli_fail("chat", "--max_new_tokens must be at least 1");
     whet_error err = {0};
     int rc = 0;
     if (chat_open(&c, &err) != WHET_OK) rc = whet_cli_fail("chat", err.msg);

@@ -15,9 +15,7 @@
 
 typedef struct {
     const char *model_dir, *adapter_dir, *prompt_ids, *prompt_text, *device;
-    long long max_new_tokens, threads, top_k, seed;
-    double temperature, top_p, min_p, repetition_penalty;
-    bool set_temperature, set_top_p, set_top_k, set_rep, set_max, verbose;
+    whet_gen_flags gen;
 } gen_args;
 
 static void usage(void) {
@@ -26,11 +24,9 @@ static void usage(void) {
            "  --prompt_ids prints the new token ids; --prompt TEXT tokenizes with the folder's tokenizer\n"
            "  and streams the decoded text.\n"
            "  --adapter_name_or_path A a PEFT LoRA adapter folder or GGUF LoRA adapter, merged at load\n"
-           "  --max_new_tokens N       tokens to generate (default: generation_config.json or 128)\n"
-           "  --temperature T          0 = greedy (default: greedy unless generation_config.json has do_sample)\n"
-           "  --top_p P  --top_k K  --min_p M  --repetition_penalty R   sampling filters (HF semantics)\n"
-           "  --seed S                 a seed reproduces a sample (default 0)\n"
-           "  --device cpu             --threads N (default: all cores or WHET_NUM_THREADS)\n"
+           "  --max_new_tokens N       tokens to generate (default: generation_config.json or 128)\n");
+    whet_cli_gen_flags_help(stdout, 27);
+    printf("  --device cpu             the only device generation runs on in this build\n"
            "  --verbose                print prefill/decode speed to stderr\n"
            "  Stops after an eos id of generation_config.json / config.json; the eos id is printed.\n");
 }
@@ -42,17 +38,8 @@ static int parse_args(int argc, char **argv, gen_args *a) {
         {"prompt_ids", WHET_FLAG_STR, &a->prompt_ids, NULL},
         {"prompt", WHET_FLAG_STR, &a->prompt_text, NULL},
         {"device", WHET_FLAG_STR, &a->device, NULL},
-        {"max_new_tokens", WHET_FLAG_INT, &a->max_new_tokens, &a->set_max},
-        {"temperature", WHET_FLAG_FLOAT, &a->temperature, &a->set_temperature},
-        {"top_p", WHET_FLAG_FLOAT, &a->top_p, &a->set_top_p},
-        {"top_k", WHET_FLAG_INT, &a->top_k, &a->set_top_k},
-        {"min_p", WHET_FLAG_FLOAT, &a->min_p, NULL},
-        {"repetition_penalty", WHET_FLAG_FLOAT, &a->repetition_penalty, &a->set_rep},
-        {"seed", WHET_FLAG_INT, &a->seed, NULL},
-        {"threads", WHET_FLAG_INT, &a->threads, NULL},
-        {"verbose", WHET_FLAG_BOOL, &a->verbose, NULL},
     };
-    return whet_cli_parse_flags("generate", argc, argv, flags, sizeof flags / sizeof flags[0]);
+    return whet_cli_parse_gen_flags("generate", argc, argv, flags, sizeof flags / sizeof flags[0], &a->gen);
 }
 
 /* --prompt TEXT: the tokenizer and the streaming detokenizer of the output. */
@@ -106,16 +93,6 @@ static bool stream_token(void *ctx, int32_t id) {
     return true;
 }
 
-static void fill_sampling(const gen_args *a, const whet_generation_config *gc, whet_sampler_params *sp) {
-    *sp = whet_sampler_defaults();
-    sp->temperature = a->set_temperature ? (float)a->temperature : gc->do_sample ? gc->temperature : 0.0f;
-    sp->top_p = a->set_top_p ? (float)a->top_p : gc->top_p;
-    sp->top_k = a->set_top_k ? (int)a->top_k : gc->do_sample ? gc->top_k : 0;
-    sp->min_p = (float)a->min_p;
-    sp->repetition_penalty = a->set_rep ? (float)a->repetition_penalty : gc->repetition_penalty;
-    sp->seed = a->seed;
-}
-
 static int run_generate(int argc, char **argv) {
     if (whet_cli_wants_help(argc, argv)) {
         usage();
@@ -135,7 +112,7 @@ static int run_generate(int argc, char **argv) {
     if (a.prompt_text && open_text_prompt(a.model_dir, a.prompt_text, &ts, &ids, &n_ids)) return 1;
     whet_error err = {0};
     whet_model *m = NULL;
-    whet_model_load_opts lo = {.n_threads = (int)a.threads};
+    whet_model_load_opts lo = {.n_threads = (int)a.gen.threads};
     whet_generation_config gc;
     whet_lora_merged *lora = NULL;
     int rc = 0;
@@ -147,9 +124,9 @@ static int run_generate(int argc, char **argv) {
         text_stream_free(&ts);
         return whet_cli_fail("generate", err.msg);
     }
-    whet_generate_opts o = {.max_new_tokens = a.set_max ? (int)a.max_new_tokens : gc.max_new_tokens > 0 ? gc.max_new_tokens : 128};
+    whet_generate_opts o = {.max_new_tokens = whet_cli_gen_max_new_tokens(&a.gen, &gc, 128)};
     o.n_eos = whet_generate_default_eos(m, &gc, &o.eos_ids);
-    fill_sampling(&a, &gc, &o.sampling);
+    whet_cli_gen_sampling(&a.gen, &gc, &o.sampling);
     if (ts.tok) {
         o.on_token = stream_token;
         o.on_token_ctx = &ts;
@@ -172,7 +149,7 @@ static int run_generate(int argc, char **argv) {
         printf("\n");
     }
     if (rc == 0) {
-        if (a.verbose)
+        if (a.gen.verbose)
             fprintf(stderr, "prompt %d tokens: %.1f tok/s prefill; %d new tokens: %.1f tok/s decode%s\n", st.n_prompt,
                     st.prefill_seconds > 0 ? st.n_prompt / st.prefill_seconds : 0.0, st.n_new,
                     st.decode_seconds > 0 ? (st.n_new - 1) / st.decode_seconds : 0.0,
