@@ -1,24 +1,42 @@
-/* threadpool.c: pthread pool behind whet_parallel_for. Workers sleep on a
- * condition variable between jobs; a job is one (fn, ctx, n) triple split
- * into equal contiguous ranges so each worker touches its own memory. */
+/* threadpool.c: pthread pool behind whet_parallel_for. A job is one
+ * (fn, ctx, n) triple split into equal contiguous ranges so each worker
+ * touches its own memory. Decode runs a few hundred small jobs per token,
+ * so waking a sleeping thread (~10 µs through a condition variable) would
+ * cost more than many of the jobs: between jobs, workers spin on the job
+ * counter for a short while (WHET_POOL_SPIN pause loops, tens of µs) and
+ * only then sleep on the condition variable; the caller waits for the
+ * workers the same way. The job fields are written before the release
+ * store of `generation` and read after an acquire load of it; the caller
+ * changes `generation` under the mutex, so a worker that decides to sleep
+ * cannot miss it. */
 #include "core/threadpool.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#define WHET_POOL_SPIN 20000
+
 struct whet_threadpool {
     int n_threads;
     pthread_t *threads;
     pthread_mutex_t mu;
     pthread_cond_t wake, done;
-    unsigned long generation;
-    int pending;
-    int quit;
+    unsigned long generation;  /* atomic: bumped once per job */
+    int pending;               /* atomic: workers still running the job */
+    int sleepers;              /* under mu: workers waiting on `wake` */
+    int caller_sleeping;       /* under mu: the caller waits on `done` */
+    int quit;                  /* atomic */
     whet_range_fn fn;
     void *ctx;
     size_t n;
 };
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
 
 typedef struct {
     whet_threadpool *pool;
@@ -38,17 +56,30 @@ static void *worker_main(void *arg) {
     int index = wa->index;
     free(wa);
     unsigned long seen = 0;
-    pthread_mutex_lock(&p->mu);
     for (;;) {
-        while (!p->quit && p->generation == seen) pthread_cond_wait(&p->wake, &p->mu);
-        if (p->quit) break;
-        seen = p->generation;
-        pthread_mutex_unlock(&p->mu);
+        unsigned long gen = __atomic_load_n(&p->generation, __ATOMIC_ACQUIRE);
+        for (int spin = 0; gen == seen && spin < WHET_POOL_SPIN && !__atomic_load_n(&p->quit, __ATOMIC_ACQUIRE); spin++) {
+            cpu_relax();
+            gen = __atomic_load_n(&p->generation, __ATOMIC_ACQUIRE);
+        }
+        if (gen == seen) {
+            pthread_mutex_lock(&p->mu);
+            p->sleepers++;
+            while (!__atomic_load_n(&p->quit, __ATOMIC_ACQUIRE) &&
+                   (gen = __atomic_load_n(&p->generation, __ATOMIC_ACQUIRE)) == seen)
+                pthread_cond_wait(&p->wake, &p->mu);
+            p->sleepers--;
+            pthread_mutex_unlock(&p->mu);
+        }
+        if (__atomic_load_n(&p->quit, __ATOMIC_ACQUIRE)) break;
+        seen = gen;
         run_share(p, index);
-        pthread_mutex_lock(&p->mu);
-        if (--p->pending == 0) pthread_cond_signal(&p->done);
+        if (__atomic_sub_fetch(&p->pending, 1, __ATOMIC_ACQ_REL) == 0) {
+            pthread_mutex_lock(&p->mu);
+            if (p->caller_sleeping) pthread_cond_signal(&p->done);
+            pthread_mutex_unlock(&p->mu);
+        }
     }
-    pthread_mutex_unlock(&p->mu);
     return NULL;
 }
 
@@ -88,7 +119,7 @@ whet_status whet_threadpool_create(int n_threads, whet_threadpool **out, whet_er
 void whet_threadpool_destroy(whet_threadpool *p) {
     if (!p) return;
     pthread_mutex_lock(&p->mu);
-    p->quit = 1;
+    __atomic_store_n(&p->quit, 1, __ATOMIC_RELEASE);
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
     for (int i = 1; i < p->n_threads; i++) pthread_join(p->threads[i], NULL);
@@ -111,12 +142,17 @@ void whet_parallel_for(whet_threadpool *p, size_t n, whet_range_fn fn, void *ctx
     p->fn = fn;
     p->ctx = ctx;
     p->n = n;
-    p->pending = p->n_threads - 1;
-    p->generation++;
-    pthread_cond_broadcast(&p->wake);
+    __atomic_store_n(&p->pending, p->n_threads - 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&p->generation, 1, __ATOMIC_RELEASE);
+    if (p->sleepers) pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
     run_share(p, 0);
-    pthread_mutex_lock(&p->mu);
-    while (p->pending > 0) pthread_cond_wait(&p->done, &p->mu);
-    pthread_mutex_unlock(&p->mu);
+    for (int spin = 0; spin < WHET_POOL_SPIN && __atomic_load_n(&p->pending, __ATOMIC_ACQUIRE) > 0; spin++) cpu_relax();
+    if (__atomic_load_n(&p->pending, __ATOMIC_ACQUIRE) > 0) {
+        pthread_mutex_lock(&p->mu);
+        p->caller_sleeping = 1;
+        while (__atomic_load_n(&p->pending, __ATOMIC_ACQUIRE) > 0) pthread_cond_wait(&p->done, &p->mu);
+        p->caller_sleeping = 0;
+        pthread_mutex_unlock(&p->mu);
+    }
 }
