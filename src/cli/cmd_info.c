@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include "cli/command.h"
 #include "core/threadpool.h"
+#include "ops/quant_dot.h"
 #include "whet.h"
 
 static int run_info(int argc, char **argv) {
@@ -16,6 +17,8 @@ static int run_info(int argc, char **argv) {
     printf("cuda toolkit: not found at build time; every command runs on the cpu\n");
 #endif
     printf("cpu threads: %d (set WHET_NUM_THREADS to change)\n", whet_default_threads());
+    printf("cpu kernels: %s (quantized and f16/bf16 dot products; WHET_CPU_ISA=scalar forces the portable ones)\n",
+           whet_isa_name(whet_cpu_isa()));
     return 0;
 }
 
