@@ -54,7 +54,7 @@ static whet_status import_tensor(const char *path, const whet_gguf_tensor *gt, c
                            "token_embd, output_norm, output and blk.N.attn_* / ffn_*)", path, gt->name);
     if (gt->dtype < 0)
         return whet_errorf(err, WHET_ERR_UNSUPPORTED, "%s: tensor %s has ggml type %d, which whet cannot dequantize "
-                           "(supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K)",
+                           "(supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K)",
                            path, gt->name, gt->ggml_type);
     for (int d = 2; d < gt->n_dims; d++)
         if (gt->ne[d] != 1)

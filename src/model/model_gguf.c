@@ -35,7 +35,7 @@ static whet_status find(gguf_loader *L, const char *name, int64_t cols, int64_t 
                            (long long)cols, (long long)(rows ? rows : 1));
     if (t->dtype < 0)
         return whet_errorf(err, WHET_ERR_UNSUPPORTED, "%s: tensor %s has ggml type %d, which whet cannot read (supported: "
-                           "F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K)", L->path, name, t->ggml_type);
+                           "F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K)", L->path, name, t->ggml_type);
     *out = t;
     return WHET_OK;
 }
