@@ -23,7 +23,9 @@
  *    and no output file; an existing outfile is refused and left untouched,
  *    replaced with --overwrite_output_dir;
  * 6. the default --outfile names (convert_hf_to_gguf / llama-quantize) and
- *    the requantization warning for an already-quantized input. */
+ *    the requantization warning for an already-quantized input;
+ * 7. real vocabularies (llama.cpp's vocab GGUFs, the Qwen2.5 / Llama-3 HF
+ *    tokenizers) under random tiny models keep every tokenizer key. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -482,6 +484,115 @@ static void test_defaults(void) {
     whet_sb_free(&o);
 }
 
+/* A random f32 folder of `model_type` with `vocab` rows (whet init-model), tokenizer files from `tok_dir` when given. */
+static bool random_folder(const char *dir, const char *model_type, int vocab, const char *tok_dir) {
+    char cfg[4400], cmd[16000];
+    snprintf(cfg, sizeof cfg, "%s.json", dir);
+    FILE *f = fopen(cfg, "w");
+    if (!f) return false;
+    fprintf(f, "{\"model_type\": \"%s\", \"vocab_size\": %d, \"hidden_size\": 16, \"intermediate_size\": 32, "
+               "\"num_hidden_layers\": 1, \"num_attention_heads\": 2, \"num_key_value_heads\": 1, \"head_dim\": 8, "
+               "\"max_position_embeddings\": 64, \"rms_norm_eps\": 1e-6, \"rope_theta\": 10000.0, "
+               "\"tie_word_embeddings\": true}\n", model_type, vocab);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "%s init-model --config '%s' --out '%s' --dtype float32 >/dev/null 2>&1", WHET_BINARY, cfg, dir);
+    if (tok_dir)
+        snprintf(cmd + strlen(cmd), sizeof cmd - strlen(cmd), " && cp '%s/tokenizer.json' '%s/tokenizer_config.json' '%s'",
+                 tok_dir, tok_dir, dir);
+    whet_strbuf o;
+    whet_sb_init(&o);
+    const int rc = cli_run(cmd, &o);
+    whet_sb_free(&o);
+    unlink(cfg);
+    CHECK_MSG(rc == 0, "could not make %s", dir);
+    return rc == 0;
+}
+
+static bool same_file(const char *a, const char *b) {
+    char *x = NULL, *y = NULL;
+    size_t nx = 0, ny = 0;
+    whet_error err = {0};
+    bool same = whet_read_file(a, &x, &nx, &err) == WHET_OK && whet_read_file(b, &y, &ny, &err) == WHET_OK && nx == ny &&
+                memcmp(x, y, nx) == 0;
+    free(x);
+    free(y);
+    return same;
+}
+
+/* 7. Real vocabularies: llama.cpp's own vocab GGUFs (byte-level qwen2 / llama-bpe / deepseek-llm and
+ * SentencePiece llama-spm with scores and byte tokens) under a random model: whet writes every
+ * tokenizer.* key of llama.cpp's file unchanged, and a GGUF -> GGUF f32 conversion gives the same file
+ * byte for byte; the real Qwen2.5 / Llama-3 HF tokenizers (Qwen2.5 padded from 151665 tokens to
+ * 151936 rows with UNUSED [PADi]) survive HF -> f32 GGUF -> f32 GGUF the same way. */
+static void test_real_vocab(void) {
+    static const char *const VOCABS[] = {"llamacpp/reconstructed/ggml-vocab-qwen2.gguf",
+                                         "llamacpp/reconstructed/ggml-vocab-llama-bpe.gguf",
+                                         "llamacpp/ggml-vocab-deepseek-llm.gguf", "SPM"};
+    char vocab[4200], dir[4200], a[4200], b[4200];
+    whet_error err = {0};
+    whet_strbuf o;
+    whet_sb_init(&o);
+    snprintf(dir, sizeof dir, "%s/random", root);
+    snprintf(a, sizeof a, "%s/vocab-a.gguf", root);
+    snprintf(b, sizeof b, "%s/vocab-b.gguf", root);
+    for (size_t k = 0; k < sizeof VOCABS / sizeof VOCABS[0]; k++) {
+        if (!strcmp(VOCABS[k], "SPM")) snprintf(vocab, sizeof vocab, "%s/export/ggml-vocab-llama-spm.gguf", WHET_FIXTURES);
+        else snprintf(vocab, sizeof vocab, "%s/%s", WHET_REAL_FIXTURES, VOCABS[k]);
+        whet_gguf *ref = NULL, *got = NULL;
+        whet_tokenizer *tok = NULL;
+        CHECK_OK(whet_gguf_open(vocab, &ref, &err), &err);
+        CHECK_OK(whet_tokenizer_load_gguf(vocab, &tok, &err), &err);
+        const whet_gguf_kv *tokens = ref ? whet_gguf_find_kv(ref, "tokenizer.ggml.tokens") : NULL;
+        whet_export_model m;
+        memset(&m, 0, sizeof m);
+        if (tokens && tok && random_folder(dir, "llama", (int)tokens->arr_n, NULL)) {
+            CHECK_OK(whet_export_load(dir, &m, &err), &err);
+            const whet_gguf_export_opts opts = {.path = a, .ftype = WHET_GGUF_FT_F32, .name = "vocab", .tok = tok};
+            CHECK_OK(whet_export_gguf(&m, &opts, &err), &err);
+            CHECK_OK(whet_gguf_open(a, &got, &err), &err);
+        }
+        size_t n_keys = 0;
+        for (size_t i = 0; got && i < whet_gguf_n_kv(ref); i++) {
+            const whet_gguf_kv *x = whet_gguf_kv_at(ref, i), *y;
+            if (strncmp(x->key, "tokenizer.", 10)) continue;
+            y = whet_gguf_find_kv(got, x->key);
+            CHECK_MSG(y && kv_equal(x, y), "%s: %s is not written as llama.cpp wrote it", vocab, x->key);
+            n_keys++;
+        }
+        whet_gguf_close(got);
+        char args[16000];
+        snprintf(args, sizeof args, "--model_name_or_path '%s' --outtype f32 --outfile '%s' --overwrite_output_dir", a, b);
+        CHECK_MSG(convert(args, &o) == 0, "%s", text(&o));
+        CHECK_MSG(same_file(a, b), "%s: GGUF -> GGUF f32 changed the file", vocab);
+        printf("llama.cpp vocab %-50s %zu tokenizer keys as llama.cpp wrote them; f32 -> f32 identical\n",
+               strrchr(vocab, '/') + 1, n_keys);
+        whet_export_free(&m);
+        whet_tokenizer_free(tok);
+        whet_gguf_close(ref);
+        snprintf(args, sizeof args, "rm -r '%s'", dir);
+        cli_run(args, &o);
+    }
+    static const struct { const char *tok, *type; int vocab; } HF[] = {
+        {"qwen2.5", "qwen2", 151936}, {"llama3", "llama", 128256}};
+    for (size_t k = 0; k < sizeof HF / sizeof HF[0]; k++) {
+        char tdir[4200], args[16000];
+        snprintf(tdir, sizeof tdir, "%s/tokenizers/%s", WHET_REAL_FIXTURES, HF[k].tok);
+        if (!random_folder(dir, HF[k].type, HF[k].vocab, tdir)) continue;
+        snprintf(args, sizeof args, "--model_name_or_path '%s' --outtype f32 --outfile '%s' --overwrite_output_dir", dir, a);
+        CHECK_MSG(convert(args, &o) == 0, "%s", text(&o));
+        snprintf(args, sizeof args, "--model_name_or_path '%s' --outtype f32 --outfile '%s' --overwrite_output_dir", a, b);
+        CHECK_MSG(convert(args, &o) == 0, "%s", text(&o));
+        CHECK_MSG(same_file(a, b), "%s: HF -> f32 -> f32 changed the file", HF[k].tok);
+        same_metadata(a, b, HF[k].tok);
+        printf("HF tokenizer %-10s HF -> f32 GGUF -> f32 GGUF identical\n", HF[k].tok);
+        snprintf(args, sizeof args, "rm -r '%s'", dir);
+        cli_run(args, &o);
+    }
+    unlink(a);
+    unlink(b);
+    whet_sb_free(&o);
+}
+
 int main(void) {
     CHECK(mkdtemp(root) != NULL);
     for (size_t i = 0; i < sizeof MODELS / sizeof MODELS[0]; i++) test_hf_to_f32(MODELS[i]);
@@ -490,6 +601,7 @@ int main(void) {
     test_adapter();
     test_errors();
     test_defaults();
+    test_real_vocab();
     char cmd[4200];
     whet_strbuf o;
     whet_sb_init(&o);
