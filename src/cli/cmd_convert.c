@@ -111,6 +111,15 @@ static whet_status convert(const convert_args *a, whet_error *err) {
     char outfile[4600];
     if (a->outfile) snprintf(outfile, sizeof outfile, "%s", a->outfile);
     else default_outfile(a->model, is_gguf, a->name, ft, outfile, sizeof outfile);
+    char parent[4600];
+    snprintf(parent, sizeof parent, "%s", outfile);
+    char *slash = strrchr(parent, '/');
+    if (slash && slash != parent) {
+        *slash = 0;
+        if (!whet_dir_exists(parent))
+            return whet_errorf(err, WHET_ERR_NOT_FOUND, "--outfile: the folder %s of %s does not exist (create it first)",
+                               parent, outfile);
+    }
     struct stat st;
     if (stat(outfile, &st) == 0) {
         if (S_ISDIR(st.st_mode))

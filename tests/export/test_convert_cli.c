@@ -392,6 +392,10 @@ static void test_errors(void) {
     snprintf(args, sizeof args, "--model_name_or_path '%s' --outfile '%s' --outtype f32", path, out);
     expect_error(args, path, "rope_freqs.weight", out);
 
+    snprintf(path, sizeof path, "%s/no-such-folder/x.gguf", root);
+    snprintf(args, sizeof args, "--model_name_or_path '%s' --outfile '%s'", dir, path);
+    expect_error(args, path, "does not exist", path);
+
     snprintf(args, sizeof args, "--model_name_or_path '%s' --outfile '%s' --outtyp f32", dir, out);
     expect_error(args, "--outtyp", "did you mean --outtype", out);
 
