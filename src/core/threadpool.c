@@ -3,7 +3,7 @@
  * touches its own memory. Decode runs a few hundred small jobs per token,
  * so waking a sleeping thread (~10 µs through a condition variable) would
  * cost more than many of the jobs: between jobs, workers spin on the job
- * counter for a short while (WHET_POOL_SPIN pause loops, tens of µs) and
+ * counter for a short while (WHET_POOL_SPIN_NS) and
  * only then sleep on the condition variable; the caller waits for the
  * workers the same way. The job fields are written before the release
  * store of `generation` and read after an acquire load of it; the caller
@@ -13,9 +13,13 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
-#define WHET_POOL_SPIN 20000
+/* How long a worker (or the caller) spins before sleeping: long enough to
+ * span the gap between two jobs of a decode step, short enough not to burn
+ * a core that another process needs. */
+#define WHET_POOL_SPIN_NS 50000
 
 struct whet_threadpool {
     int n_threads;
@@ -38,6 +42,32 @@ static inline void cpu_relax(void) {
 #endif
 }
 
+static inline long long now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Spin until *word != value (returns the new value) or the budget runs out
+ * (returns `value`); the clock is read every 64 pauses. */
+static unsigned long spin_while_equal(const unsigned long *word, unsigned long value, const int *quit) {
+    const long long deadline = now_ns() + WHET_POOL_SPIN_NS;
+    for (unsigned i = 1;; i++) {
+        const unsigned long v = __atomic_load_n(word, __ATOMIC_ACQUIRE);
+        if (v != value || __atomic_load_n(quit, __ATOMIC_ACQUIRE)) return v;
+        cpu_relax();
+        if (i % 64 == 0 && now_ns() > deadline) return value;
+    }
+}
+
+static void spin_while_positive(const int *word) {
+    const long long deadline = now_ns() + WHET_POOL_SPIN_NS;
+    for (unsigned i = 1; __atomic_load_n(word, __ATOMIC_ACQUIRE) > 0; i++) {
+        cpu_relax();
+        if (i % 64 == 0 && now_ns() > deadline) return;
+    }
+}
+
 typedef struct {
     whet_threadpool *pool;
     int index;
@@ -57,11 +87,7 @@ static void *worker_main(void *arg) {
     free(wa);
     unsigned long seen = 0;
     for (;;) {
-        unsigned long gen = __atomic_load_n(&p->generation, __ATOMIC_ACQUIRE);
-        for (int spin = 0; gen == seen && spin < WHET_POOL_SPIN && !__atomic_load_n(&p->quit, __ATOMIC_ACQUIRE); spin++) {
-            cpu_relax();
-            gen = __atomic_load_n(&p->generation, __ATOMIC_ACQUIRE);
-        }
+        unsigned long gen = spin_while_equal(&p->generation, seen, &p->quit);
         if (gen == seen) {
             pthread_mutex_lock(&p->mu);
             p->sleepers++;
@@ -147,7 +173,7 @@ void whet_parallel_for(whet_threadpool *p, size_t n, whet_range_fn fn, void *ctx
     if (p->sleepers) pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
     run_share(p, 0);
-    for (int spin = 0; spin < WHET_POOL_SPIN && __atomic_load_n(&p->pending, __ATOMIC_ACQUIRE) > 0; spin++) cpu_relax();
+    spin_while_positive(&p->pending);
     if (__atomic_load_n(&p->pending, __ATOMIC_ACQUIRE) > 0) {
         pthread_mutex_lock(&p->mu);
         p->caller_sleeping = 1;
