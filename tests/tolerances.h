@@ -151,4 +151,15 @@
  * so per op. Measured max 1.97e-6 on the tiny models (logits O(1)). */
 #define TOL_BATCH_ROW_ATOL 1e-5
 
+/* test_llamacpp_gguf: greedy continuation (16 new tokens) of whet vs llama.cpp
+ * (node-llama-cpp 3.21.1's prebuilt CPU libllama) on the same quantized GGUF:
+ * the weights are the same bytes, the kernels differ (llama.cpp rounds the
+ * activations to q8_0 / q8_K for its dots). Measured common prefix: q8_0 16/16
+ * on all four models (llama-tiny, llama3-tiny, qwen2-tiny, stories260K);
+ * q4_k_m 16/16 except llama-tiny 6/16. Bounds at half the smallest measured
+ * (another CPU picks another ggml-cpu variant, with another summation order).
+ * f32 / f16 must be identical. */
+#define LLAMACPP_Q8_0_MIN_PREFIX 8
+#define LLAMACPP_Q4_K_M_MIN_PREFIX 3
+
 #endif
