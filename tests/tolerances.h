@@ -145,8 +145,9 @@
 #define LEARN_STORIES_MAX_RATIO 0.005
 
 /* A sequence's logits in a 2-sequence batch vs the same sequence alone
- * (test_lora_unmerged): the LoRA delta is computed per row (exact; checked
- * separately at equal batch size), but OpenBLAS's sgemm blocks a batch of
+ * (test_lora_unmerged) on a CPU without AVX2 (with it the float GEMM is
+ * batch-invariant and the test asks for 0): the LoRA delta is computed per
+ * row (exact; checked separately at equal batch size), but OpenBLAS's sgemm blocks a batch of
  * T rows differently from one of T' rows, which moves f32 sums by an ulp or
  * so per op. Measured max 1.97e-6 on the tiny models (logits O(1)). */
 #define TOL_BATCH_ROW_ATOL 1e-5

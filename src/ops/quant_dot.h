@@ -5,8 +5,8 @@
  * q8_K blocks for the k-quants), then every weight row is dotted with it in
  * integer arithmetic, one float multiply per block. There is a scalar kernel
  * for every type and AVX2 kernels (chosen at run time from cpuid) for the
- * types GGUF models ship in: Q8_0, Q4_0, Q4_K, Q5_K, Q6_K, plus an AVX2
- * f16/bf16 row dot for decoding Hugging Face half-precision weights.
+ * types GGUF models ship in: Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K,
+ * Q6_K (float weights: ops/float_gemm.h).
  *
  * The activation formats are whet's own (not GGUF types):
  *   q8 block  (32 elements, 40 B): f32 d, f32 s = d·Σqs, i8 qs[32]
@@ -42,10 +42,4 @@ size_t whet_qdot_act_bytes(whet_dtype wt, int64_t n);
 /* Quantize x[n] into the activation format `wt`'s kernels read. */
 void whet_qdot_quantize_act(whet_dtype wt, const float *x, int64_t n, void *act);
 
-/* Decode with f16/bf16 weights: y[t] = Σ_i w_row[i]·x[t·n + i] for t < T
- * (T ≤ WHET_HALF_DOT_MAX_T), one weight row against T activation rows. */
-#define WHET_HALF_DOT_MAX_T 8
-typedef void (*whet_half_dot_fn)(whet_dtype wt, const uint16_t *w_row, const float *x, int64_t n, int64_t T, float *y);
-/* NULL on the scalar ISA (matmul keeps its portable loop). */
-whet_half_dot_fn whet_half_dot_kernel(whet_isa isa);
 #endif

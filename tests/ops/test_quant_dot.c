@@ -16,7 +16,8 @@
  *    bit-identical to the same token alone (batch invariance), and close to
  *    the f32 matmul of the dequantized weights within the activation
  *    quantization bound Σ_i |w_i|·d_block(i)/2.
- * 5. The f16/bf16 decode kernel against a double dot of the widened row. */
+ * 5. Float weights (f32/bf16/f16, ops/float_gemm.h): the same batch
+ *    invariance on AVX2, and the double dot of the widened row. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,28 +242,47 @@ static void test_matmul_batch_invariance(whet_rng *r) {
     whet_threadpool_destroy(pool);
 }
 
-static void test_half_decode(whet_rng *r) {
-    enum { ROWS = 19, COLS = 1000, T = 5 };   /* COLS not a multiple of 8: the tail loop runs */
+/* Float weights: with the AVX2 GEMM each token's row is bit-identical in a
+ * batch of 13 (2 threads) and alone, and close to a double dot; without
+ * AVX2 (BLAS) only the accuracy is checked. */
+static void test_float_weights(whet_rng *r) {
+    enum { ROWS = 19, COLS = 1000, T = 13 };   /* COLS not a multiple of 8: the tail runs */
     static uint16_t wh[ROWS * COLS];
-    static float wd[ROWS * COLS], x[T * COLS], y[T * ROWS];
-    const whet_dtype types[] = {WHET_DT_BF16, WHET_DT_F16};
+    static float wf[ROWS * COLS], wd[ROWS * COLS], x[T * COLS], y[T * ROWS], y1[ROWS];
+    const whet_dtype types[] = {WHET_DT_F32, WHET_DT_BF16, WHET_DT_F16};
+    const bool invariant = whet_cpu_isa() == WHET_ISA_AVX2;
+    whet_threadpool *pool = NULL;
     whet_error err = {0};
-    for (int k = 0; k < 2; k++) {
-        fill_row(r, wd, ROWS * COLS, 0);
-        CHECK_OK(whet_quantize_row(types[k], wd, ROWS * COLS, wh, NULL, &err), &err);
-        whet_dequantize_row(types[k], wh, ROWS * COLS, wd);
+    CHECK_OK(whet_threadpool_create(2, &pool, &err), &err);
+    for (int k = 0; k < 3; k++) {
+        fill_row(r, wf, ROWS * COLS, 0);
+        const void *data = wf;
+        if (types[k] != WHET_DT_F32) {
+            CHECK_OK(whet_quantize_row(types[k], wf, ROWS * COLS, wh, NULL, &err), &err);
+            whet_dequantize_row(types[k], wh, ROWS * COLS, wd);
+            data = wh;
+        } else {
+            memcpy(wd, wf, sizeof wd);
+        }
         fill_row(r, x, T * COLS, 2);
-        whet_weight W = {types[k], ROWS, COLS, wh, NULL};
-        CHECK_OK(whet_matmul(y, x, &W, NULL, T, NULL, &err), &err);
-        int bad = 0;
-        for (int t = 0; t < T; t++)
+        whet_weight W = {types[k], ROWS, COLS, data, NULL};
+        CHECK_OK(whet_matmul(y, x, &W, NULL, T, pool, &err), &err);
+        int bad = 0, differ = 0;
+        for (int t = 0; t < T; t++) {
+            CHECK_OK(whet_matmul(y1, x + t * COLS, &W, NULL, 1, pool, &err), &err);
+            differ += memcmp(y1, y + t * ROWS, sizeof y1) != 0;
             for (int i = 0; i < ROWS; i++) {
                 double abs_sum;
                 const double want = exact_dot(wd + i * COLS, x + t * COLS, COLS, &abs_sum);
                 bad += fabs(y[t * ROWS + i] - want) > (COLS / 8.0 + 8) * ldexp(1.0, -24) * abs_sum;
             }
-        CHECK_MSG(bad == 0, "%s decode: %d outputs off the double dot", whet_dtype_name(types[k]), bad);
+        }
+        CHECK_MSG(bad == 0, "%s: %d outputs off the double dot", whet_dtype_name(types[k]), bad);
+        if (invariant)
+            CHECK_MSG(differ == 0, "%s: %d of %d token rows differ between the batch and alone",
+                      whet_dtype_name(types[k]), differ, T);
     }
+    whet_threadpool_destroy(pool);
 }
 
 int main(void) {
@@ -272,6 +292,6 @@ int main(void) {
     test_kernels(&r);
     test_q8_0_code_minus_128();
     test_matmul_batch_invariance(&r);
-    test_half_decode(&r);
+    test_float_weights(&r);
     return TEST_SUMMARY();
 }

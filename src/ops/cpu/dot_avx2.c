@@ -5,11 +5,12 @@
  *    weight rows with q8 /
  *    q8_K activations (ops/quant_dot.h): 32 int8 products per
  *    _mm256_maddubs_epi16, scales applied in int32, one float FMA per block;
- *  - f16 / bf16 weight rows against up to 8 float activation rows (decode
- *    of an HF bf16 model), widened 8 at a time in registers.
+ *  - the batch-invariant float GEMM of ops/float_gemm.h (F32/F16/BF16
+ *    weights, widened 8 at a time in registers).
  * Each computes the same integer sums as its scalar twin in quant_dot.c;
  * only the order of the per-block float additions differs. */
 #include "ops/cpu/quant_dot_impl.h"
+#include "ops/float_gemm.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -248,52 +249,141 @@ whet_qdot_fn whet_qdot_kernel_avx2(whet_dtype wt) {
     }
 }
 
-/* ---- f16 / bf16 rows ---- */
+/* ---- float weights (ops/float_gemm.h) ---- */
 
-AVX2_FN static inline __m256 widen8(whet_dtype dt, const uint16_t *p) {
-    const __m128i h = _mm_loadu_si128((const __m128i *)p);
+AVX2_FN static inline __m256 load8(whet_dtype dt, const void *w, int64_t i) {
+    if (dt == WHET_DT_F32) return _mm256_loadu_ps((const float *)w + i);
+    const __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)w + i));
     if (dt == WHET_DT_BF16) return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
     return _mm256_cvtph_ps(h);
 }
 
-/* One token at a time over the whole row (the row stays in L1 for the next
- * token), four independent accumulators so the FMA latency is hidden. */
-AVX2_FN static void half_dot_avx2(whet_dtype dt, const uint16_t *w, const float *x, int64_t n, int64_t T, float *y) {
-    for (int64_t t = 0; t < T; t++) {
-        const float *xt = x + t * n;
-        __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps(), acc2 = _mm256_setzero_ps(),
-               acc3 = _mm256_setzero_ps();
-        int64_t i = 0;
-        for (; i + 32 <= n; i += 32) {
-            acc0 = _mm256_fmadd_ps(widen8(dt, w + i), _mm256_loadu_ps(xt + i), acc0);
-            acc1 = _mm256_fmadd_ps(widen8(dt, w + i + 8), _mm256_loadu_ps(xt + i + 8), acc1);
-            acc2 = _mm256_fmadd_ps(widen8(dt, w + i + 16), _mm256_loadu_ps(xt + i + 16), acc2);
-            acc3 = _mm256_fmadd_ps(widen8(dt, w + i + 24), _mm256_loadu_ps(xt + i + 24), acc3);
-        }
-        for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(widen8(dt, w + i), _mm256_loadu_ps(xt + i), acc0);
-        float s = hsum_ps(_mm256_add_ps(_mm256_add_ps(acc0, acc1), _mm256_add_ps(acc2, acc3)));
-        for (; i < n; i++) {
-            float wk;
-            if (dt == WHET_DT_BF16) {
-                const uint32_t u = (uint32_t)w[i] << 16;
-                memcpy(&wk, &u, 4);
-            } else {
-                wk = _cvtsh_ss(w[i]);
+AVX2_FN static inline float load1(whet_dtype dt, const void *w, int64_t i) {
+    if (dt == WHET_DT_F32) return ((const float *)w)[i];
+    const uint16_t h = ((const uint16_t *)w)[i];
+    if (dt == WHET_DT_F16) return _cvtsh_ss(h);
+    const uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+/* Each output's 8-lane accumulator lives in a scratch block between k
+ * chunks, so the sum over k runs in one order (float_gemm.h) however the
+ * loops are tiled: tokens in blocks of FG_TOKENS, rows in blocks of
+ * FG_ROWS, k in chunks of FG_KC (x chunk 32 KB, w chunk 8-16 KB: both stay
+ * in L1/L2 while the block's tiles pass over them). Tiles are 2 tokens x 4
+ * rows (8 named accumulators: gcc keeps them in registers, an array it
+ * would spill), 1 x 4 and 1 x 1. */
+#define FG_INLINE __attribute__((always_inline)) inline
+#define FG_TOKENS 32
+#define FG_ROWS 16
+#define FG_KC 256
+
+AVX2_FN static FG_INLINE void tile_2x4(whet_dtype dt, const uint8_t *w0, size_t row_bytes, const float *x0,
+                                       const float *x1, int64_t k0, int64_t k1, __m256 *acc0, __m256 *acc1) {
+    const uint8_t *w1 = w0 + row_bytes, *w2 = w1 + row_bytes, *w3 = w2 + row_bytes;
+    __m256 a00 = acc0[0], a01 = acc0[1], a02 = acc0[2], a03 = acc0[3];
+    __m256 a10 = acc1[0], a11 = acc1[1], a12 = acc1[2], a13 = acc1[3];
+    for (int64_t k = k0; k < k1; k += 8) {
+        const __m256 v0 = _mm256_loadu_ps(x0 + k), v1 = _mm256_loadu_ps(x1 + k);
+        __m256 q = load8(dt, w0, k);
+        a00 = _mm256_fmadd_ps(q, v0, a00);
+        a10 = _mm256_fmadd_ps(q, v1, a10);
+        q = load8(dt, w1, k);
+        a01 = _mm256_fmadd_ps(q, v0, a01);
+        a11 = _mm256_fmadd_ps(q, v1, a11);
+        q = load8(dt, w2, k);
+        a02 = _mm256_fmadd_ps(q, v0, a02);
+        a12 = _mm256_fmadd_ps(q, v1, a12);
+        q = load8(dt, w3, k);
+        a03 = _mm256_fmadd_ps(q, v0, a03);
+        a13 = _mm256_fmadd_ps(q, v1, a13);
+    }
+    acc0[0] = a00, acc0[1] = a01, acc0[2] = a02, acc0[3] = a03;
+    acc1[0] = a10, acc1[1] = a11, acc1[2] = a12, acc1[3] = a13;
+}
+
+AVX2_FN static FG_INLINE void tile_1x4(whet_dtype dt, const uint8_t *w0, size_t row_bytes, const float *x0,
+                                       int64_t k0, int64_t k1, __m256 *acc) {
+    const uint8_t *w1 = w0 + row_bytes, *w2 = w1 + row_bytes, *w3 = w2 + row_bytes;
+    __m256 a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    for (int64_t k = k0; k < k1; k += 8) {
+        const __m256 v = _mm256_loadu_ps(x0 + k);
+        a0 = _mm256_fmadd_ps(load8(dt, w0, k), v, a0);
+        a1 = _mm256_fmadd_ps(load8(dt, w1, k), v, a1);
+        a2 = _mm256_fmadd_ps(load8(dt, w2, k), v, a2);
+        a3 = _mm256_fmadd_ps(load8(dt, w3, k), v, a3);
+    }
+    acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
+}
+
+AVX2_FN static FG_INLINE void tile_1x1(whet_dtype dt, const uint8_t *w0, const float *x0, int64_t k0, int64_t k1,
+                                       __m256 *acc) {
+    __m256 a0 = acc[0];
+    for (int64_t k = k0; k < k1; k += 8) a0 = _mm256_fmadd_ps(load8(dt, w0, k), _mm256_loadu_ps(x0 + k), a0);
+    acc[0] = a0;
+}
+
+AVX2_FN static FG_INLINE void float_gemm_dt(whet_dtype dt, const void *w, int64_t cols, int64_t r0, int64_t r1,
+                                            const float *x, int64_t T, float *y, int64_t ldy) {
+    const size_t row_bytes = (size_t)cols * (dt == WHET_DT_F32 ? 4 : 2);
+    const int64_t cols8 = cols / 8 * 8;
+    __m256 acc[FG_TOKENS][FG_ROWS];
+    for (int64_t t0 = 0; t0 < T; t0 += FG_TOKENS) {
+        const int64_t nt = T - t0 < FG_TOKENS ? T - t0 : FG_TOKENS;
+        for (int64_t rb = r0; rb < r1; rb += FG_ROWS) {
+            const int64_t nr = r1 - rb < FG_ROWS ? r1 - rb : FG_ROWS;
+            for (int64_t t = 0; t < nt; t++)
+                for (int64_t j = 0; j < nr; j++) acc[t][j] = _mm256_setzero_ps();
+            for (int64_t k0 = 0; k0 < cols8; k0 += FG_KC) {
+                const int64_t k1 = cols8 - k0 < FG_KC ? cols8 : k0 + FG_KC;
+                for (int64_t t = 0; t < nt; t += 2) {
+                    const float *xt = x + (t0 + t) * cols;
+                    const bool two = t + 1 < nt;
+                    int64_t j = 0;
+                    for (; j + 4 <= nr; j += 4) {
+                        const uint8_t *wr = (const uint8_t *)w + (size_t)(rb + j) * row_bytes;
+                        if (two) tile_2x4(dt, wr, row_bytes, xt, xt + cols, k0, k1, &acc[t][j], &acc[t + 1][j]);
+                        else tile_1x4(dt, wr, row_bytes, xt, k0, k1, &acc[t][j]);
+                    }
+                    for (; j < nr; j++) {
+                        const uint8_t *wr = (const uint8_t *)w + (size_t)(rb + j) * row_bytes;
+                        tile_1x1(dt, wr, xt, k0, k1, &acc[t][j]);
+                        if (two) tile_1x1(dt, wr, xt + cols, k0, k1, &acc[t + 1][j]);
+                    }
+                }
             }
-            s += wk * xt[i];
+            for (int64_t t = 0; t < nt; t++) {
+                const float *xt = x + (t0 + t) * cols;
+                for (int64_t j = 0; j < nr; j++) {
+                    const uint8_t *wr = (const uint8_t *)w + (size_t)(rb + j) * row_bytes;
+                    float s = hsum_ps(acc[t][j]);
+                    for (int64_t k = cols8; k < cols; k++) s += load1(dt, wr, k) * xt[k];
+                    y[(t0 + t) * ldy + rb + j] = s;
+                }
+            }
         }
-        y[t] = s;
     }
 }
 
-whet_half_dot_fn whet_half_dot_kernel(whet_isa isa) { return isa == WHET_ISA_AVX2 ? half_dot_avx2 : NULL; }
+AVX2_FN static void float_gemm_avx2(whet_dtype dt, const void *w, int64_t cols, int64_t r0, int64_t r1,
+                                    const float *x, int64_t T, float *y, int64_t ldy) {
+    switch (dt) {
+    case WHET_DT_F32: float_gemm_dt(WHET_DT_F32, w, cols, r0, r1, x, T, y, ldy); break;
+    case WHET_DT_BF16: float_gemm_dt(WHET_DT_BF16, w, cols, r0, r1, x, T, y, ldy); break;
+    default: float_gemm_dt(WHET_DT_F16, w, cols, r0, r1, x, T, y, ldy); break;
+    }
+}
+
+whet_float_gemm_fn whet_float_gemm_kernel(whet_isa isa) { return isa == WHET_ISA_AVX2 ? float_gemm_avx2 : NULL; }
 
 #else /* not x86: the scalar kernels only */
 whet_qdot_fn whet_qdot_kernel_avx2(whet_dtype wt) {
     (void)wt;
     return NULL;
 }
-whet_half_dot_fn whet_half_dot_kernel(whet_isa isa) {
+whet_float_gemm_fn whet_float_gemm_kernel(whet_isa isa) {
     (void)isa;
     return NULL;
 }

@@ -1,4 +1,6 @@
 /* matmul.c: CPU inference linear layer, dispatching on the weight's dtype.
+ *  - f32/f16/bf16 on AVX2: the batch-invariant float GEMM (ops/float_gemm.h),
+ *    rows split over the pool. Without AVX2:
  *  - f32: one cblas_sgemm (OpenBLAS threads it).
  *  - f16/bf16, few tokens (decode): each row is widened chunk by chunk into
  *    a stack buffer and dotted with every token at once, rows split over the
@@ -22,6 +24,7 @@
 #include "core/half.h"
 #include "ops/add.h"
 #include "ops/cpu/quant_link.h"
+#include "ops/float_gemm.h"
 #include "ops/quant_dot.h"
 
 #define WHET_MM_TILE 256
@@ -107,15 +110,6 @@ __attribute__((optimize("O3"))) static void half_dot_rows(void *p, size_t begin,
     (void)worker;
     const qdot_ctx *c = p;
     const whet_weight *w = c->w;
-    const whet_half_dot_fn simd = whet_half_dot_kernel(whet_cpu_isa());
-    if (simd) {
-        float out[WHET_HALF_DOT_MAX_T];
-        for (size_t r = begin; r < end; r++) {
-            simd(w->dtype, (const uint16_t *)w->data + r * (size_t)w->cols, c->x, w->cols, c->T, out);
-            for (int64_t t = 0; t < c->T; t++) c->y[t * w->rows + (int64_t)r] = out[t];
-        }
-        return;
-    }
     float buf[WHET_MM_CHUNK], acc[WHET_MM_QDOT_MAX_T];
     for (size_t r = begin; r < end; r++) {
         const uint16_t *row = (const uint16_t *)w->data + r * (size_t)w->cols;
@@ -135,6 +129,20 @@ __attribute__((optimize("O3"))) static void half_dot_rows(void *p, size_t begin,
         }
         for (int64_t t = 0; t < c->T; t++) c->y[t * w->rows + (int64_t)r] = acc[t];
     }
+}
+
+typedef struct {
+    float *y;
+    const float *x;
+    const whet_weight *w;
+    int64_t T;
+    whet_float_gemm_fn gemm;
+} fgemm_ctx;
+
+static void fgemm_rows(void *p, size_t begin, size_t end, int worker) {
+    (void)worker;
+    const fgemm_ctx *c = p;
+    c->gemm(c->w->dtype, c->w->data, c->w->cols, (int64_t)begin, (int64_t)end, c->x, c->T, c->y, c->w->rows);
 }
 
 typedef struct {
@@ -189,7 +197,12 @@ whet_status whet_matmul(float *y, const float *x, const whet_weight *w, const fl
         return whet_errorf(err, WHET_ERR_UNSUPPORTED, "matmul: %lld x %lld weight is too large for BLAS ints",
                            (long long)w->rows, (long long)w->cols);
     whet_status s = WHET_OK;
-    if (w->dtype == WHET_DT_F32) {
+    const bool is_float = w->dtype == WHET_DT_F32 || w->dtype == WHET_DT_F16 || w->dtype == WHET_DT_BF16;
+    const whet_float_gemm_fn gemm = is_float ? whet_float_gemm_kernel(whet_cpu_isa()) : NULL;
+    if (gemm) {
+        fgemm_ctx c = {y, x, w, T, gemm};
+        whet_parallel_for(pool, (size_t)w->rows, fgemm_rows, &c);
+    } else if (w->dtype == WHET_DT_F32) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)w->rows, (int)w->cols, 1.0f, x, (int)w->cols,
                     (const float *)w->data, (int)w->cols, 0.0f, y, (int)w->rows);
     } else if ((w->dtype == WHET_DT_F16 || w->dtype == WHET_DT_BF16) && T <= WHET_MM_QDOT_MAX_T) {
