@@ -13,18 +13,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include "cli/cli_flags.h"
 #include "cli/command.h"
 #include "core/file.h"
 #include "export/gguf_export.h"
 #include "export/gguf_import.h"
+#include "export/gguf_lora_export.h"
 #include "export/merge.h"
 #include "tokenizer/tokenizer.h"
 
 static void usage(void) {
     printf("usage: whet convert --model_name_or_path DIR|MODEL.gguf [--outtype TYPE] [--outfile F.gguf]\n"
            "                    [--adapter_name_or_path A[,B]] [--overwrite_output_dir] [--name NAME]\n"
+           "       whet convert --model_name_or_path DIR --adapter_name_or_path A --lora_only\n"
+           "                    [--outtype f32|f16|bf16|q8_0] [--outfile A.gguf] [--overwrite_output_dir]\n"
            "  Write a GGUF for llama.cpp / Ollama from a Hugging Face folder (convert_hf_to_gguf.py +\n"
            "  llama-quantize), or requantize a GGUF (llama-quantize --allow-requantize).\n"
            "  --model_name_or_path P     Hugging Face model folder, or a .gguf (llama, qwen2, qwen3)\n"
@@ -34,6 +38,9 @@ static void usage(void) {
            "                             convert_hf_to_gguf.py names it; a .gguf: ggml-model-<TYPE>.gguf next\n"
            "                             to it, as llama-quantize)\n"
            "  --adapter_name_or_path A,B PEFT LoRA adapter folder(s), merged in order before writing\n"
+           "  --lora_only                write the one adapter A as a GGUF LoRA adapter for llama.cpp's --lora\n"
+           "                             (convert_lora_to_gguf.py --base DIR); DIR is the HF base it was trained\n"
+           "                             on; default --outfile A/<basename of A>-<TYPE>.gguf\n"
            "  --overwrite_output_dir     replace an existing --outfile (refused otherwise)\n"
            "  --name NAME                general.name (default: the folder's basename, or the GGUF's general.name)\n"
            "  Requantizing an already-quantized GGUF loses more quality than quantizing from f16/f32.\n"
@@ -42,7 +49,7 @@ static void usage(void) {
 
 typedef struct {
     const char *model, *outtype, *outfile, *adapters, *name;
-    bool overwrite;
+    bool overwrite, lora_only;
 } convert_args;
 
 /* "q4_k_m" -> "Q4_K_M" (the ftype spelling in llama.cpp's default file names). */
@@ -166,6 +173,39 @@ static whet_status convert(const convert_args *a, whet_error *err) {
     return s;
 }
 
+/* --lora_only: the adapter as a GGUF LoRA adapter (export/gguf_lora_export.h). */
+static whet_status convert_lora(const convert_args *a, whet_error *err) {
+    if (!a->adapters || strchr(a->adapters, ','))
+        return whet_errorf(err, WHET_ERR_INVALID_ARG, "--lora_only needs exactly one --adapter_name_or_path folder "
+                           "(got %s)", a->adapters ? a->adapters : "none");
+    if (!whet_dir_exists(a->model))
+        return whet_errorf(err, WHET_ERR_INVALID_ARG, "--lora_only: --model_name_or_path %s must be the Hugging Face "
+                           "base folder the adapter was trained on (as convert_lora_to_gguf.py --base)", a->model);
+    static const struct { const char *name; whet_dtype dt; } types[] = {
+        {"f32", WHET_DT_F32}, {"f16", WHET_DT_F16}, {"bf16", WHET_DT_BF16}, {"q8_0", WHET_DT_Q8_0}};
+    whet_dtype dt = WHET_DT_F32;
+    size_t k = 0;
+    for (; k < sizeof types / sizeof types[0]; k++)
+        if (strcasecmp(a->outtype, types[k].name) == 0) break;
+    if (k == sizeof types / sizeof types[0])
+        return whet_errorf(err, WHET_ERR_INVALID_ARG, "--outtype %s: a LoRA adapter GGUF is f32, f16, bf16 or q8_0 "
+                           "(convert_lora_to_gguf.py's types)", a->outtype);
+    dt = types[k].dt;
+    char outfile[4600], dir[4096], upper_type[16];
+    if (a->outfile) {
+        snprintf(outfile, sizeof outfile, "%s", a->outfile);
+    } else {
+        snprintf(dir, sizeof dir, "%s", a->adapters);
+        strip_slashes(dir);
+        const char *b = strrchr(dir, '/');
+        upper(types[k].name, upper_type, sizeof upper_type);
+        snprintf(outfile, sizeof outfile, "%s/%s-%s.gguf", dir, b && b[1] ? b + 1 : dir, upper_type);
+    }
+    whet_status s = whet_export_gguf_lora(a->model, a->adapters, outfile, dt, a->overwrite, err);
+    if (!s) printf("whet convert: wrote %s (LoRA adapter, %s, from %s)\n", outfile, types[k].name, a->adapters);
+    return s;
+}
+
 static int run(int argc, char **argv) {
     if (whet_cli_wants_help(argc, argv)) return usage(), 0;
     convert_args a = {.outtype = "f16"};
@@ -176,6 +216,7 @@ static int run(int argc, char **argv) {
         {"adapter_name_or_path", WHET_FLAG_STR, &a.adapters, NULL},
         {"overwrite_output_dir", WHET_FLAG_BOOL, &a.overwrite, NULL},
         {"name", WHET_FLAG_STR, &a.name, NULL},
+        {"lora_only", WHET_FLAG_BOOL, &a.lora_only, NULL},
     };
     if (whet_cli_parse_flags("convert", argc, argv, flags, sizeof flags / sizeof flags[0])) return 2;
     if (!a.model) {
@@ -183,7 +224,7 @@ static int run(int argc, char **argv) {
         return whet_cli_fail("convert", "--model_name_or_path is required (a Hugging Face folder or a .gguf)"), 2;
     }
     whet_error err = {0};
-    if (convert(&a, &err) != WHET_OK) return whet_cli_fail("convert", err.msg);
+    if ((a.lora_only ? convert_lora(&a, &err) : convert(&a, &err)) != WHET_OK) return whet_cli_fail("convert", err.msg);
     return 0;
 }
 

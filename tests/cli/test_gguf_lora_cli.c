@@ -9,7 +9,9 @@
  *   and on the GGUF base;
  * - api: a greedy /v1/completions with x.gguf on the GGUF base equals the
  *   one with the PEFT folder on the HF base (skipped without curl);
- * - a model GGUF passed as the adapter is an error naming the file, exit 1. */
+ * - a model GGUF passed as the adapter is an error naming the file, exit 1;
+ * - `whet convert --lora_only` writes the very bytes whet_export_gguf_lora
+ *   writes, and refuses two adapters, a k-quant outtype and an existing file. */
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "cli_run.h"
+#include "core/file.h"
 #include "export/gguf_export.h"
 #include "export/gguf_lora_export.h"
 #include "export/merge.h"
@@ -148,6 +151,42 @@ static void check_api(void) {
     free(folder), free(gg);
 }
 
+static bool same_file(const char *a, const char *b) {
+    char *x = NULL, *y = NULL;
+    size_t nx = 0, ny = 0;
+    whet_error err = {0};
+    bool same = whet_read_file(a, &x, &nx, &err) == WHET_OK && whet_read_file(b, &y, &ny, &err) == WHET_OK &&
+                nx == ny && memcmp(x, y, nx) == 0;
+    free(x);
+    free(y);
+    return same;
+}
+
+static void check_convert_lora_only(void) {
+    char out[600], cmd[4096];
+    snprintf(out, sizeof out, "%s/convert-lora.gguf", tmpdir);
+    snprintf(cmd, sizeof cmd, "'%s' convert --model_name_or_path '%s' --adapter_name_or_path '%s' --lora_only "
+             "--outtype f32 --outfile '%s' 2>&1", WHET_BINARY, BASE, ADAPTER, out);
+    int rc = 0;
+    char *log = run(cmd, &rc);
+    CHECK_MSG(rc == 0, "%s -> %d: %s", cmd, rc, log);
+    free(log);
+    CHECK_MSG(same_file(out, ad_gguf), "convert --lora_only wrote other bytes than whet_export_gguf_lora");
+    static const struct { const char *args, *needle; } bad[] = {
+        {"--adapter_name_or_path '" ADAPTER "," ADAPTER "' --lora_only", "exactly one"},
+        {"--adapter_name_or_path '" ADAPTER "' --lora_only --outtype q4_k_m", "f32, f16, bf16 or q8_0"},
+        {"--adapter_name_or_path '" ADAPTER "' --lora_only --outtype f32", "already exists"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(cmd, sizeof cmd, "'%s' convert --model_name_or_path '%s' %s --outfile '%s' 2>&1", WHET_BINARY, BASE,
+                 bad[i].args, out);
+        log = run(cmd, &rc);
+        CHECK_MSG(rc != 0 && strstr(log, bad[i].needle), "%s -> %d: %s (want \"%s\")", cmd, rc, log, bad[i].needle);
+        free(log);
+    }
+    CHECK_MSG(same_file(out, ad_gguf), "a refused convert changed the existing file");
+}
+
 int main(void) {
     if (access(WHET_BINARY, X_OK) != 0) TEST_SKIP("no whet binary");
     snprintf(tmpdir, sizeof tmpdir, "/tmp/whet_test_gguf_lora_cli_%d", (int)getpid());
@@ -163,6 +202,7 @@ int main(void) {
     whet_export_free(&em);
     check_generate_and_chat();
     check_api();
+    check_convert_lora_only();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
