@@ -8,11 +8,12 @@
  * side. The weights are random; the speed does not depend on them. Times
  * are wall clock; on a busy machine use --threads 1 --cpu_time.
  *
- *   bench_matmul [--threads 2] [--tokens 1,8,64] [--lm_head] [--ms 300] [--cpu_time] */
+ *   bench_matmul [--threads 2] [--tokens 1,8,64] [--lm_head] [--ms 300] [--cpu_time] [--type q8_0] */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include "core/rng.h"
 #include "core/threadpool.h"
@@ -35,12 +36,14 @@ int main(int argc, char **argv) {
     int threads = 2, ms = 300;
     int64_t rows = 896, cols = 4864;
     char tokens_arg[64] = "1,8,64";
+    const char *only_type = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--cpu_time")) { g_cpu_time = true; continue; }
         if (!strcmp(argv[i], "--lm_head")) { rows = 151936; cols = 896; continue; }
         if (i + 1 >= argc) return fprintf(stderr, "bench_matmul: %s needs a value\n", argv[i]), 2;
         if (!strcmp(argv[i], "--threads")) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--ms")) ms = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--type")) only_type = argv[++i];
         else if (!strcmp(argv[i], "--tokens")) snprintf(tokens_arg, sizeof tokens_arg, "%s", argv[++i]);
         else return fprintf(stderr, "bench_matmul: unknown flag %s (see bench/bench_matmul.c)\n", argv[i]), 2;
     }
@@ -61,14 +64,15 @@ int main(int argc, char **argv) {
     for (int64_t i = 0; i < max_t * cols; i++) x[i] = (float)whet_rng_normal(&r);
     static const whet_dtype types[] = {WHET_DT_F32,  WHET_DT_BF16, WHET_DT_F16,  WHET_DT_Q8_0, WHET_DT_Q4_0,
                                        WHET_DT_Q4_1, WHET_DT_Q5_0, WHET_DT_Q5_1, WHET_DT_Q4_K, WHET_DT_Q5_K,
-                                       WHET_DT_Q6_K};
+                                       WHET_DT_Q6_K, WHET_DT_Q2_K, WHET_DT_Q3_K};
     printf("weight %lld x %lld, %d threads, %s\n\n", (long long)rows, (long long)cols, threads,
            g_cpu_time ? "thread CPU time" : "wall clock");
     printf("| weights | tokens | kernels | ms/call | weight GB/s | GFLOP/s | speed-up vs scalar |\n");
     printf("|---|---|---|---|---|---|---|\n");
     for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
         const whet_dtype dt = types[k];
-        if (cols % (int64_t)whet_dtype_block_elems(dt)) continue;   /* llama-quantize falls back for such rows */
+        if (cols % (int64_t)whet_dtype_block_elems(dt)) continue;
+        if (only_type && strcasecmp(only_type, whet_dtype_name(dt))) continue;   /* llama-quantize falls back for such rows */
         const size_t bytes = whet_dtype_nbytes(dt, (size_t)(rows * cols));
         void *wq = malloc(bytes);
         for (int64_t i = 0; i < rows; i++)
