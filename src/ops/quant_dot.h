@@ -37,6 +37,12 @@ typedef float (*whet_qdot_fn)(const void *w_row, const void *act_row, int64_t n)
  * kernel (f32/f16/bf16/NF4: use ops/matmul.h's float paths). When `isa`
  * has no kernel of its own for `wt`, the scalar one is returned. */
 whet_qdot_fn whet_qdot_kernel(whet_dtype wt, whet_isa isa);
+/* Four activation rows `act_stride` bytes apart against one weight row, the
+ * weight decoded once: out[t] equals the one-row kernel's result for row t
+ * bit for bit, so a token's output never depends on its neighbours. NULL
+ * when `isa` has none for `wt` (use the one-row kernel per row). */
+typedef void (*whet_qdot4_fn)(const void *w_row, const void *act, size_t act_stride, int64_t n, float out[4]);
+whet_qdot4_fn whet_qdot4_kernel(whet_dtype wt, whet_isa isa);
 /* Bytes of one activation row of n elements quantized for weights of `wt`. */
 size_t whet_qdot_act_bytes(whet_dtype wt, int64_t n);
 /* Quantize x[n] into the activation format `wt`'s kernels read. */

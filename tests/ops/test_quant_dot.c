@@ -10,6 +10,7 @@
  *    float term per block, so the allowed difference is the worst-case float
  *    summation error (nblocks + 4)·2^-24·Σ|w·x| (derived, not measured); a
  *    wrong nibble order, scale index or offset is off by O(Σ|w·x|).
+ *    The AVX2 four-row kernels give each row the one-row kernel's bits.
  * 3. A hand-built Q8_0 block with code -128 (llama.cpp never writes it, a
  *    foreign file may) dots correctly through the AVX2 sign trick.
  * 4. whet_matmul on quantized weights: each token row of a T = 13 batch is
@@ -159,6 +160,23 @@ static void test_kernels(whet_rng *r) {
             worst = fmax(worst, fabs(got - want) / abs_sum);
             if (have_avx2) {
                 const float simd = whet_qdot_kernel(wt, WHET_ISA_AVX2)(wq, act, N);
+                /* the four-row kernel: row 2 of four copies of other activations is this one */
+                const whet_qdot4_fn four = whet_qdot4_kernel(wt, WHET_ISA_AVX2);
+                if (four) {
+                    const size_t ab = whet_qdot_act_bytes(wt, N);
+                    uint8_t *acts = malloc(4 * ab);
+                    float out[4];
+                    for (int k = 0; k < 4; k++) {
+                        for (int j = 0; j < N; j++) hs[j] = x[(j + 97 * k) % N] * (float)(k + 1);
+                        whet_qdot_quantize_act(wt, k == 2 ? x : hs, N, acts + k * ab);
+                    }
+                    four(wq, acts, ab, N, out);
+                    bool same = memcmp(&out[2], &simd, sizeof simd) == 0;
+                    for (int k = 0; k < 4; k++)
+                        same = same && out[k] == whet_qdot_kernel(wt, WHET_ISA_AVX2)(wq, acts + k * ab, N);
+                    CHECK_MSG(same, "%s: the four-row kernel differs from the one-row kernel", whet_dtype_name(wt));
+                    free(acts);
+                }
                 CHECK_MSG(fabs(simd - want) <= bound, "%s avx2: %.9g vs exact %.9g (bound %.3g)", whet_dtype_name(wt),
                           simd, want, bound);
                 worst = fmax(worst, fabs(simd - want) / abs_sum);

@@ -63,34 +63,65 @@ AVX2_FN static inline __m256i sym_codes(sym_kind k, const uint8_t *b) {
     }
 }
 
-AVX2_FN static inline float dot_sym(sym_kind k, const void *w, const void *a, int64_t n, size_t bytes) {
-    const uint8_t *b = w;
-    const qdot_act_q8 *x = a;
-    const int64_t nb = n / QDOT_QK;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    int64_t i = 0;
-    for (; i + 2 <= nb; i += 2, b += 2 * bytes) {
-        const __m256i p0 = dot_i8(sym_codes(k, b), _mm256_loadu_si256((const __m256i *)x[i].qs));
-        const __m256i p1 = dot_i8(sym_codes(k, b + bytes), _mm256_loadu_si256((const __m256i *)x[i + 1].qs));
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(f16(b) * x[i].d), _mm256_cvtepi32_ps(p0), acc0);
-        acc1 = _mm256_fmadd_ps(_mm256_set1_ps(f16(b + bytes) * x[i + 1].d), _mm256_cvtepi32_ps(p1), acc1);
-    }
-    for (; i < nb; i++, b += bytes) {
-        const __m256i p = dot_i8(sym_codes(k, b), _mm256_loadu_si256((const __m256i *)x[i].qs));
-        acc0 = _mm256_fmadd_ps(_mm256_set1_ps(f16(b) * x[i].d), _mm256_cvtepi32_ps(p), acc0);
-    }
-    return hsum_ps(_mm256_add_ps(acc0, acc1));
+#define FG_INLINE __attribute__((always_inline)) inline
+#define QN 4   /* activation rows of the multi-row kernels */
+
+/* dot_i8 with |w| already taken (shared by the rows of a multi-row call). */
+AVX2_FN static FG_INLINE __m256i dot_i8_abs(__m256i w_abs, __m256i w, const int8_t *qs) {
+    const __m256i p = _mm256_maddubs_epi16(w_abs, _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)qs), w));
+    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
 }
 
-AVX2_FN static float dot_q8_0(const void *w, const void *a, int64_t n) {
-    return dot_sym(SYM_Q8_0, w, a, n, QDOT_Q8_0_BYTES);
+/* NT activation rows (`stride` bytes apart) against one weight row of a
+ * symmetric type: the weight side is decoded once, and each row gets the
+ * very operations of the one-row call (two accumulators over even / odd
+ * blocks, then their sum), so a row's result does not depend on NT. */
+AVX2_FN static FG_INLINE void dot_sym_n(sym_kind k, const int NT, const uint8_t *b, const uint8_t *a, size_t stride,
+                                        int64_t n, size_t bytes, float *out) {
+    const int64_t nb = n / QDOT_QK;
+    __m256 acc0[QN], acc1[QN];
+    const qdot_act_q8 *x[QN];
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; t++) {
+        acc0[t] = acc1[t] = _mm256_setzero_ps();
+        x[t] = (const qdot_act_q8 *)(a + (size_t)t * stride);
+    }
+    int64_t i = 0;
+    for (; i + 2 <= nb; i += 2, b += 2 * bytes) {
+        const __m256i w0 = sym_codes(k, b), w1 = sym_codes(k, b + bytes);
+        const __m256i u0 = _mm256_sign_epi8(w0, w0), u1 = _mm256_sign_epi8(w1, w1);
+        const float d0 = f16(b), d1 = f16(b + bytes);
+#pragma GCC unroll 4
+        for (int t = 0; t < NT; t++) {
+            const __m256i p0 = dot_i8_abs(u0, w0, x[t][i].qs), p1 = dot_i8_abs(u1, w1, x[t][i + 1].qs);
+            acc0[t] = _mm256_fmadd_ps(_mm256_set1_ps(d0 * x[t][i].d), _mm256_cvtepi32_ps(p0), acc0[t]);
+            acc1[t] = _mm256_fmadd_ps(_mm256_set1_ps(d1 * x[t][i + 1].d), _mm256_cvtepi32_ps(p1), acc1[t]);
+        }
+    }
+    for (; i < nb; i++, b += bytes) {
+        const __m256i w0 = sym_codes(k, b), u0 = _mm256_sign_epi8(w0, w0);
+        const float d0 = f16(b);
+#pragma GCC unroll 4
+        for (int t = 0; t < NT; t++)
+            acc0[t] = _mm256_fmadd_ps(_mm256_set1_ps(d0 * x[t][i].d), _mm256_cvtepi32_ps(dot_i8_abs(u0, w0, x[t][i].qs)),
+                                      acc0[t]);
+    }
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; t++) out[t] = hsum_ps(_mm256_add_ps(acc0[t], acc1[t]));
 }
-AVX2_FN static float dot_q4_0(const void *w, const void *a, int64_t n) {
-    return dot_sym(SYM_Q4_0, w, a, n, QDOT_Q4_0_BYTES);
-}
-AVX2_FN static float dot_q5_0(const void *w, const void *a, int64_t n) {
-    return dot_sym(SYM_Q5_0, w, a, n, QDOT_Q5_0_BYTES);
-}
+
+#define SYM_KERNELS(name, kind, bytes)                                                                   \
+    AVX2_FN static float dot_##name(const void *w, const void *a, int64_t n) {                           \
+        float out;                                                                                       \
+        dot_sym_n(kind, 1, w, a, 0, n, bytes, &out);                                                     \
+        return out;                                                                                      \
+    }                                                                                                    \
+    AVX2_FN static void dot4_##name(const void *w, const void *a, size_t stride, int64_t n, float *out) { \
+        dot_sym_n(kind, QN, w, a, stride, n, bytes, out);                                                \
+    }
+SYM_KERNELS(q8_0, SYM_Q8_0, QDOT_Q8_0_BYTES)
+SYM_KERNELS(q4_0, SYM_Q4_0, QDOT_Q4_0_BYTES)
+SYM_KERNELS(q5_0, SYM_Q5_0, QDOT_Q5_0_BYTES)
 
 /* Q4_1 / Q5_1: unsigned codes (maddubs takes them as they are), y = d·q + m,
  * so dot = d·dₓ·Σq·qₓ + m·sₓ with sₓ = dₓ·Σqₓ from the activation block. */
@@ -140,31 +171,34 @@ AVX2_FN static inline int hsum_epi32_128(__m128i v) {
  * quant_dot_impl.h: words w0, w1, w2 hold scales 0-3, mins 0-3, and the low
  * / high nibbles of scales and mins 4-7, whose top two bits are the top
  * bits of w0 / w1), and Σ mins·(32-element activation sums) is one madd. */
-AVX2_FN static inline float dot_affine_k(const void *w, const void *a, int64_t n, bool five_bit) {
-    const uint8_t *b = w;
-    const qdot_act_q8k *x = a;
+AVX2_FN static FG_INLINE void dot_affine_k_n(const int NT, const uint8_t *b, const uint8_t *a, size_t stride,
+                                             int64_t n, bool five_bit, float *out) {
     const size_t bytes = five_bit ? QDOT_Q5_K_BYTES : QDOT_Q4_K_BYTES;
     const __m256i low4 = _mm256_set1_epi8(0xF), one = _mm256_set1_epi8(1);
-    __m256 acc = _mm256_setzero_ps();
-    float acc_min = 0.0f;
+    __m256 acc[QN];
+    float acc_min[QN];
+    const qdot_act_q8k *x[QN];
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; t++) {
+        acc[t] = _mm256_setzero_ps();
+        acc_min[t] = 0.0f;
+        x[t] = (const qdot_act_q8k *)(a + (size_t)t * stride);
+    }
     for (int64_t i = 0; i < n / QDOT_QK_K; i++, b += bytes) {
         const uint32_t w0 = qdot_u32(b + 4), w1 = qdot_u32(b + 8), w2 = qdot_u32(b + 12);
         const uint32_t sc_lo = w0 & 0x3F3F3F3Fu, mn_lo = w1 & 0x3F3F3F3Fu;
         const uint32_t sc_hi = (w2 & 0x0F0F0F0Fu) | (((w0 >> 6) & 0x03030303u) << 4);
         const uint32_t mn_hi = ((w2 >> 4) & 0x0F0F0F0Fu) | (((w1 >> 6) & 0x03030303u) << 4);
         const __m128i sc8 = _mm_set_epi32(0, 0, (int)sc_hi, (int)sc_lo), mn8 = _mm_set_epi32(0, 0, (int)mn_hi, (int)mn_lo);
-        const __m128i sc16 = _mm_cvtepu8_epi16(sc8), mn16 = _mm_cvtepu8_epi16(mn8);
-        const __m256i scales = _mm256_broadcastsi128_si256(sc16);
-        /* 32-element activation sums: pairs of the 16-element bsums */
-        const __m128i bs_lo = _mm_loadu_si128((const __m128i *)x[i].bsums);
-        const __m128i bs_hi = _mm_loadu_si128((const __m128i *)(x[i].bsums + 8));
-        const int summ = hsum_epi32_128(_mm_madd_epi16(mn16, _mm_hadd_epi16(bs_lo, bs_hi)));
-
+        const __m128i mn16 = _mm_cvtepu8_epi16(mn8);
+        const __m256i scales = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sc8));
+        const float d = f16(b), dmin = f16(b + 2);
         const uint8_t *q = b + (five_bit ? 48 : 16);
         const __m256i qh = five_bit ? _mm256_loadu_si256((const __m256i *)(b + 16)) : _mm256_setzero_si256();
-        const int8_t *qa = x[i].qs;
-        __m256i sumi = _mm256_setzero_si256();
-        for (int c = 0; c < 4; c++, q += 32, qa += 64) {
+        __m256i sumi[QN];
+#pragma GCC unroll 4
+        for (int t = 0; t < NT; t++) sumi[t] = _mm256_setzero_si256();
+        for (int c = 0; c < 4; c++, q += 32) {
             const __m256i packed = _mm256_loadu_si256((const __m256i *)q);
             __m256i lo = _mm256_and_si256(packed, low4);
             __m256i hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low4);
@@ -172,19 +206,46 @@ AVX2_FN static inline float dot_affine_k(const void *w, const void *a, int64_t n
                 lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * c), one), 4));
                 hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * c + 1), one), 4));
             }
-            const __m256i plo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)qa));
-            const __m256i phi = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(qa + 32)));
-            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(plo, bcast16(scales, 2 * c)));
-            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(phi, bcast16(scales, 2 * c + 1)));
+            const __m256i s_lo = bcast16(scales, 2 * c), s_hi = bcast16(scales, 2 * c + 1);
+#pragma GCC unroll 4
+            for (int t = 0; t < NT; t++) {
+                const int8_t *qa = x[t][i].qs + 64 * c;
+                const __m256i plo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)qa));
+                const __m256i phi = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(qa + 32)));
+                sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(plo, s_lo));
+                sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(phi, s_hi));
+            }
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(f16(b) * x[i].d), _mm256_cvtepi32_ps(sumi), acc);
-        acc_min += f16(b + 2) * x[i].d * (float)summ;
+#pragma GCC unroll 4
+        for (int t = 0; t < NT; t++) {
+            /* 32-element activation sums: pairs of the 16-element bsums */
+            const __m128i bs_lo = _mm_loadu_si128((const __m128i *)x[t][i].bsums);
+            const __m128i bs_hi = _mm_loadu_si128((const __m128i *)(x[t][i].bsums + 8));
+            const int summ = hsum_epi32_128(_mm_madd_epi16(mn16, _mm_hadd_epi16(bs_lo, bs_hi)));
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * x[t][i].d), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
+            acc_min[t] += dmin * x[t][i].d * (float)summ;
+        }
     }
-    return hsum_ps(acc) - acc_min;
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; t++) out[t] = hsum_ps(acc[t]) - acc_min[t];
 }
 
-AVX2_FN static float dot_q4_k(const void *w, const void *a, int64_t n) { return dot_affine_k(w, a, n, false); }
-AVX2_FN static float dot_q5_k(const void *w, const void *a, int64_t n) { return dot_affine_k(w, a, n, true); }
+AVX2_FN static float dot_q4_k(const void *w, const void *a, int64_t n) {
+    float out;
+    dot_affine_k_n(1, w, a, 0, n, false, &out);
+    return out;
+}
+AVX2_FN static float dot_q5_k(const void *w, const void *a, int64_t n) {
+    float out;
+    dot_affine_k_n(1, w, a, 0, n, true, &out);
+    return out;
+}
+AVX2_FN static void dot4_q4_k(const void *w, const void *a, size_t stride, int64_t n, float *out) {
+    dot_affine_k_n(QN, w, a, stride, n, false, out);
+}
+AVX2_FN static void dot4_q5_k(const void *w, const void *a, size_t stride, int64_t n, float *out) {
+    dot_affine_k_n(QN, w, a, stride, n, true, out);
+}
 
 /* Q6_K: 6-bit codes 0..63 (the −32 offset is taken out as 32·Σ sc·bsums,
  * one madd); the 16 int16 lanes of one maddubs cover two 16-element groups,
@@ -197,16 +258,24 @@ static const int8_t k_q6_scale_pick[4][32] __attribute__((aligned(32))) = {
 #undef PICK
 };
 
-AVX2_FN static float dot_q6_k(const void *w, const void *a, int64_t n) {
-    const uint8_t *b = w;
-    const qdot_act_q8k *x = a;
+AVX2_FN static FG_INLINE void dot_q6_k_n(const int NT, const uint8_t *b, const uint8_t *a, size_t stride, int64_t n,
+                                         float *out) {
     const __m256i low4 = _mm256_set1_epi8(0xF), low2 = _mm256_set1_epi8(3);
-    __m256 acc = _mm256_setzero_ps();
+    __m256 acc[QN];
+    const qdot_act_q8k *x[QN];
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; t++) {
+        acc[t] = _mm256_setzero_ps();
+        x[t] = (const qdot_act_q8k *)(a + (size_t)t * stride);
+    }
     for (int64_t i = 0; i < n / QDOT_QK_K; i++, b += QDOT_Q6_K_BYTES) {
-        const __m128i sc8 = _mm_loadu_si128((const __m128i *)(b + 192));
-        const __m256i sc16 = _mm256_cvtepi8_epi16(sc8);   /* 16 scales as int16 */
-        const __m256i offset = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)x[i].bsums));
-        __m256i sumi = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(offset, 5));
+        const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(b + 192)));   /* 16 scales */
+        __m256i sumi[QN];
+#pragma GCC unroll 4
+        for (int t = 0; t < NT; t++) {
+            const __m256i offset = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)x[t][i].bsums));
+            sumi[t] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(offset, 5));
+        }
         for (int h = 0; h < 2; h++) {
             const uint8_t *ql = b + 64 * h;
             const __m256i qh = _mm256_loadu_si256((const __m256i *)(b + 128 + 32 * h));
@@ -220,19 +289,47 @@ AVX2_FN static float dot_q6_k(const void *w, const void *a, int64_t n) {
                                    _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), low2), 4));
             q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4),
                                    _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), low2), 4));
-            const int8_t *qa = x[i].qs + 128 * h;
             /* this half's 8 scales (int16) in both 128-bit lanes */
             const __m256i sch = _mm256_broadcastsi128_si256(h ? _mm256_extracti128_si256(sc16, 1)
                                                               : _mm256_castsi256_si128(sc16));
             for (int j = 0; j < 4; j++) {
-                const __m256i p = _mm256_maddubs_epi16(q[j], _mm256_loadu_si256((const __m256i *)(qa + 32 * j)));
                 const __m256i s = _mm256_shuffle_epi8(sch, _mm256_load_si256((const __m256i *)k_q6_scale_pick[j]));
-                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, s));
+#pragma GCC unroll 4
+                for (int t = 0; t < NT; t++) {
+                    const int8_t *qa = x[t][i].qs + 128 * h + 32 * j;
+                    const __m256i p = _mm256_maddubs_epi16(q[j], _mm256_loadu_si256((const __m256i *)qa));
+                    sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(p, s));
+                }
             }
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(f16(b + 208) * x[i].d), _mm256_cvtepi32_ps(sumi), acc);
+        const float d = f16(b + 208);
+#pragma GCC unroll 4
+        for (int t = 0; t < NT; t++)
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * x[t][i].d), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
     }
-    return hsum_ps(acc);
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; t++) out[t] = hsum_ps(acc[t]);
+}
+
+AVX2_FN static float dot_q6_k(const void *w, const void *a, int64_t n) {
+    float out;
+    dot_q6_k_n(1, w, a, 0, n, &out);
+    return out;
+}
+AVX2_FN static void dot4_q6_k(const void *w, const void *a, size_t stride, int64_t n, float *out) {
+    dot_q6_k_n(QN, w, a, stride, n, out);
+}
+
+whet_qdot4_fn whet_qdot4_kernel_avx2(whet_dtype wt) {
+    switch (wt) {
+    case WHET_DT_Q8_0: return dot4_q8_0;
+    case WHET_DT_Q4_0: return dot4_q4_0;
+    case WHET_DT_Q5_0: return dot4_q5_0;
+    case WHET_DT_Q4_K: return dot4_q4_k;
+    case WHET_DT_Q5_K: return dot4_q5_k;
+    case WHET_DT_Q6_K: return dot4_q6_k;
+    default: return NULL;
+    }
 }
 
 whet_qdot_fn whet_qdot_kernel_avx2(whet_dtype wt) {
@@ -275,7 +372,6 @@ AVX2_FN static inline float load1(whet_dtype dt, const void *w, int64_t i) {
  * in L1/L2 while the block's tiles pass over them). Tiles are 2 tokens x 4
  * rows (8 named accumulators: gcc keeps them in registers, an array it
  * would spill), 1 x 4 and 1 x 1. */
-#define FG_INLINE __attribute__((always_inline)) inline
 #define FG_TOKENS 32
 #define FG_ROWS 16
 #define FG_KC 256
@@ -380,6 +476,10 @@ whet_float_gemm_fn whet_float_gemm_kernel(whet_isa isa) { return isa == WHET_ISA
 
 #else /* not x86: the scalar kernels only */
 whet_qdot_fn whet_qdot_kernel_avx2(whet_dtype wt) {
+    (void)wt;
+    return NULL;
+}
+whet_qdot4_fn whet_qdot4_kernel_avx2(whet_dtype wt) {
     (void)wt;
     return NULL;
 }

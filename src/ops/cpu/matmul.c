@@ -8,8 +8,8 @@
  *  - f16/bf16, many tokens (prefill): rows widened per tile of WHET_MM_TILE
  *    rows (the pool splits the widening), then sgemm on the tile; this keeps
  *    a bf16 model at half the memory of an f32 copy.
- *  - quantized with an integer kernel (q8_0, q4_0, q4_1, q5_0, q5_1, q4_k,
- *    q5_k, q6_k; ops/quant_dot.h): every token row is quantized to 8 bits
+ *  - quantized with an integer kernel (q8_0, q4_0, q4_1, q5_0, q5_1, q2_k,
+ *    q3_k, q4_k, q5_k, q6_k; ops/quant_dot.h): every token row is quantized to 8 bits
  *    once, then each weight row is dotted with each token in integer
  *    arithmetic (AVX2 when the CPU has it), rows split over the pool in
  *    blocks that stay in L1 while the tokens stream past. One code path for
@@ -153,6 +153,7 @@ typedef struct {
     uint8_t *act;          /* [T, act_row_bytes] */
     size_t act_row_bytes;
     whet_qdot_fn dot;
+    whet_qdot4_fn dot4;    /* NULL: one token at a time */
 } qint_ctx;
 
 static void quantize_act_rows(void *p, size_t begin, size_t end, int worker) {
@@ -169,7 +170,16 @@ static void qint_rows(void *p, size_t begin, size_t end, int worker) {
     const size_t row_bytes = whet_dtype_nbytes(w->dtype, (size_t)w->cols);
     for (size_t r0 = begin; r0 < end; r0 += WHET_MM_ROW_BLOCK) {
         const size_t r1 = end - r0 < WHET_MM_ROW_BLOCK ? end : r0 + WHET_MM_ROW_BLOCK;
-        for (int64_t t = 0; t < c->T; t++) {
+        int64_t t = 0;
+        for (; c->dot4 && t + 4 <= c->T; t += 4) {   /* four tokens per weight-row decode */
+            const uint8_t *a = c->act + (size_t)t * c->act_row_bytes;
+            for (size_t r = r0; r < r1; r++) {
+                float out[4];
+                c->dot4((const uint8_t *)w->data + r * row_bytes, a, c->act_row_bytes, w->cols, out);
+                for (int k = 0; k < 4; k++) c->y[(t + k) * w->rows + (int64_t)r] = out[k];
+            }
+        }
+        for (; t < c->T; t++) {
             const uint8_t *a = c->act + (size_t)t * c->act_row_bytes;
             float *yt = c->y + t * w->rows;
             for (size_t r = r0; r < r1; r++) yt[r] = c->dot((const uint8_t *)w->data + r * row_bytes, a, w->cols);
@@ -180,7 +190,8 @@ static void qint_rows(void *p, size_t begin, size_t end, int worker) {
 /* The integer path: quantize the T activation rows, then dot every row. */
 static whet_status matmul_qint(float *y, const float *x, const whet_weight *w, int64_t T, whet_qdot_fn dot,
                                whet_threadpool *pool, whet_error *err) {
-    qint_ctx c = {y, x, w, T, NULL, whet_qdot_act_bytes(w->dtype, w->cols), dot};
+    qint_ctx c = {y, x, w, T, NULL, whet_qdot_act_bytes(w->dtype, w->cols), dot,
+                  whet_qdot4_kernel(w->dtype, whet_cpu_isa())};
     c.act = malloc((size_t)T * c.act_row_bytes);
     if (!c.act) return whet_errorf(err, WHET_ERR_NOMEM, "matmul: out of memory for %lld quantized activation rows",
                                    (long long)T);

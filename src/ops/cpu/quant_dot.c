@@ -240,6 +240,10 @@ bool whet_cpu_isa_force(whet_isa isa) {
     return true;
 }
 
+whet_qdot4_fn whet_qdot4_kernel(whet_dtype wt, whet_isa isa) {
+    return isa == WHET_ISA_AVX2 ? whet_qdot4_kernel_avx2(wt) : NULL;
+}
+
 whet_isa whet_cpu_isa(void) {
     int isa = __atomic_load_n(&g_isa, __ATOMIC_RELAXED);
     if (isa < 0) {

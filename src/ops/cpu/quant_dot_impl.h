@@ -53,4 +53,5 @@ static inline void qdot_unpack_k_scales(const uint8_t s[12], uint8_t sc[8], uint
 
 /* The AVX2 kernels (dot_avx2.c); NULL when `wt` has none. */
 whet_qdot_fn whet_qdot_kernel_avx2(whet_dtype wt);
+whet_qdot4_fn whet_qdot4_kernel_avx2(whet_dtype wt);
 #endif
