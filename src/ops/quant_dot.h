@@ -5,8 +5,8 @@
  * q8_K blocks for the k-quants), then every weight row is dotted with it in
  * integer arithmetic, one float multiply per block. There is a scalar kernel
  * for every type and AVX2 kernels (chosen at run time from cpuid) for the
- * types GGUF models ship in: Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K,
- * Q6_K (float weights: ops/float_gemm.h).
+ * types GGUF models ship in: Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K,
+ * Q4_K, Q5_K, Q6_K (float weights: ops/float_gemm.h).
  *
  * The activation formats are whet's own (not GGUF types):
  *   q8 block  (32 elements, 40 B): f32 d, f32 s = d·Σqs, i8 qs[32]

@@ -29,11 +29,13 @@
 #include "ops/quant_dot.h"
 #include "test.h"
 
-static const whet_dtype TYPES[] = {WHET_DT_Q8_0, WHET_DT_Q4_0, WHET_DT_Q4_1, WHET_DT_Q5_0,
-                                   WHET_DT_Q5_1, WHET_DT_Q4_K, WHET_DT_Q5_K, WHET_DT_Q6_K};
+static const whet_dtype TYPES[] = {WHET_DT_Q8_0, WHET_DT_Q4_0, WHET_DT_Q4_1, WHET_DT_Q5_0, WHET_DT_Q5_1,
+                                   WHET_DT_Q2_K, WHET_DT_Q3_K, WHET_DT_Q4_K, WHET_DT_Q5_K, WHET_DT_Q6_K};
 #define N_TYPES (sizeof TYPES / sizeof TYPES[0])
 
-static bool is_k(whet_dtype t) { return t == WHET_DT_Q4_K || t == WHET_DT_Q5_K || t == WHET_DT_Q6_K; }
+static bool is_k(whet_dtype t) {
+    return t == WHET_DT_Q2_K || t == WHET_DT_Q3_K || t == WHET_DT_Q4_K || t == WHET_DT_Q5_K || t == WHET_DT_Q6_K;
+}
 
 /* The documented activation layouts, decoded independently of the kernels. */
 static size_t act_block_elems(whet_dtype wt) { return is_k(wt) ? 256 : 32; }

@@ -342,6 +342,8 @@ whet_qdot_fn whet_qdot_kernel_avx2(whet_dtype wt) {
     case WHET_DT_Q4_K: return dot_q4_k;
     case WHET_DT_Q5_K: return dot_q5_k;
     case WHET_DT_Q6_K: return dot_q6_k;
+    case WHET_DT_Q2_K: return whet_qdot_q2_k_avx2;
+    case WHET_DT_Q3_K: return whet_qdot_q3_k_avx2;
     default: return NULL;
     }
 }

@@ -44,7 +44,9 @@ static void quantize_act_q8k(const float *x, int64_t n, qdot_act_q8k *y) {
     }
 }
 
-static bool is_kquant(whet_dtype wt) { return wt == WHET_DT_Q4_K || wt == WHET_DT_Q5_K || wt == WHET_DT_Q6_K; }
+static bool is_kquant(whet_dtype wt) {
+    return wt == WHET_DT_Q2_K || wt == WHET_DT_Q3_K || wt == WHET_DT_Q4_K || wt == WHET_DT_Q5_K || wt == WHET_DT_Q6_K;
+}
 static bool is_q32(whet_dtype wt) {
     return wt == WHET_DT_Q8_0 || wt == WHET_DT_Q4_0 || wt == WHET_DT_Q4_1 || wt == WHET_DT_Q5_0 || wt == WHET_DT_Q5_1;
 }
@@ -210,6 +212,8 @@ static whet_qdot_fn scalar_kernel(whet_dtype wt) {
     case WHET_DT_Q4_K: return dot_q4_k;
     case WHET_DT_Q5_K: return dot_q5_k;
     case WHET_DT_Q6_K: return dot_q6_k;
+    case WHET_DT_Q2_K: return whet_qdot_q2_k_scalar;
+    case WHET_DT_Q3_K: return whet_qdot_q3_k_scalar;
     default: return NULL;
     }
 }

@@ -1,7 +1,8 @@
 /* quant_dot_impl.h: what the scalar (quant_dot.c) and SIMD (dot_avx2.c)
  * integer-dot kernels share: the activation block structs described in
- * ops/quant_dot.h, the weight block sizes, and the unpacking of the 6-bit
- * Q4_K/Q5_K sub-block scales. */
+ * ops/quant_dot.h, the weight block sizes, the unpacking of the 6-bit
+ * Q4_K/Q5_K/Q3_K sub-block scales, and the Q2_K/Q3_K kernels
+ * (quant_dot_low.c, dot_avx2_low.c). */
 #ifndef WHET_OPS_CPU_QUANT_DOT_IMPL_H
 #define WHET_OPS_CPU_QUANT_DOT_IMPL_H
 #include <stdint.h>
@@ -32,6 +33,8 @@ typedef struct {
 #define QDOT_Q4_K_BYTES 144
 #define QDOT_Q5_K_BYTES 176
 #define QDOT_Q6_K_BYTES 210
+#define QDOT_Q2_K_BYTES 84
+#define QDOT_Q3_K_BYTES 110
 
 static inline uint16_t qdot_u16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 static inline uint32_t qdot_u32(const uint8_t *p) {
@@ -50,6 +53,26 @@ static inline void qdot_unpack_k_scales(const uint8_t s[12], uint8_t sc[8], uint
         mn[j + 4] = (uint8_t)((s[j + 8] >> 4) | ((s[j + 4] >> 6) << 4));
     }
 }
+
+/* The 12 scale bytes of Q3_K: 16 six-bit scales, returned signed (s6 − 32),
+ * scale g covering elements 16g .. 16g+16. Bytes 0-7 hold the low nibbles of
+ * scales 0-7 (low half) and 8-15 (high half), bytes 8-11 the top two bits
+ * (scale g's in byte 8 + g%4 at bit 2·(g/4)); as 32-bit words w0, w1, w2. */
+static inline void qdot_unpack_q3k_scales(const uint8_t s[12], int8_t sc[16]) {
+    const uint32_t w0 = qdot_u32(s), w1 = qdot_u32(s + 4), w2 = qdot_u32(s + 8);
+    const uint32_t lo4 = 0x0F0F0F0Fu, lo2 = 0x03030303u;
+    const uint32_t u[4] = {(w0 & lo4) | ((w2 & lo2) << 4), (w1 & lo4) | (((w2 >> 2) & lo2) << 4),
+                           ((w0 >> 4) & lo4) | (((w2 >> 4) & lo2) << 4), ((w1 >> 4) & lo4) | (((w2 >> 6) & lo2) << 4)};
+    for (int g = 0; g < 16; g++) sc[g] = (int8_t)((int)((u[g / 4] >> (8 * (g % 4))) & 0xFF) - 32);
+}
+
+/* The scalar Q2_K / Q3_K kernels (quant_dot_low.c). */
+float whet_qdot_q2_k_scalar(const void *w_row, const void *act_row, int64_t n);
+float whet_qdot_q3_k_scalar(const void *w_row, const void *act_row, int64_t n);
+/* Their AVX2 twins (dot_avx2_low.c, x86 only; call them only when the CPU
+ * has AVX2+FMA+F16C). */
+float whet_qdot_q2_k_avx2(const void *w_row, const void *act_row, int64_t n);
+float whet_qdot_q3_k_avx2(const void *w_row, const void *act_row, int64_t n);
 
 /* The AVX2 kernels (dot_avx2.c); NULL when `wt` has none. */
 whet_qdot_fn whet_qdot_kernel_avx2(whet_dtype wt);
