@@ -194,6 +194,25 @@ static whet_status write_hparams(whet_gguf_writer *w, const whet_export_model *m
     return WHET_OK;
 }
 
+/* convert_hf_to_gguf's does_token_look_special: an added token that is not
+ * marked special but is spelled like a control token (<|...|>, <｜...｜>,
+ * <unused...>, <pad>, <mask>, <2mass>, [@BOS@]) is written CONTROL, not
+ * USER_DEFINED (Qwen2.5's <|fim_prefix|>, <|repo_name|>, ...). llama.cpp
+ * warns "control-looking token ... was not control-type; this is probably a
+ * bug in the model" for each one written USER_DEFINED. */
+static bool looks_special(const char *p) {
+    static const char *const exact[] = {"<pad>", "<mask>", "<2mass>", "[@BOS@]"};
+    size_t n = strlen(p);
+    for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++)
+        if (!strcmp(p, exact[i])) return true;
+    static const char *const pairs[][2] = {{"<|", "|>"}, {"<\xef\xbd\x9c", "\xef\xbd\x9c>"}, {"<unused", ">"}};
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+        size_t a = strlen(pairs[i][0]), b = strlen(pairs[i][1]);
+        if (n >= a && n >= b && !strncmp(p, pairs[i][0], a) && !strcmp(p + n - b, pairs[i][1])) return true;
+    }
+    return false;
+}
+
 /* tokenizer.ggml.*: tokens padded to the model's vocab_size with [PADi]
  * (UNUSED), as convert_hf_to_gguf pads a tokenizer smaller than the embedding. */
 static whet_status write_vocab(whet_gguf_writer *w, const whet_tokenizer *t, int vocab, whet_error *err) {
@@ -212,6 +231,7 @@ static whet_status write_vocab(whet_gguf_writer *w, const whet_tokenizer *t, int
         if (p) {
             tokens[i] = p;
             types[i] = (int32_t)whet_tokenizer_token_type(t, (int32_t)i);
+            if (types[i] == WHET_TOKEN_USER_DEFINED && looks_special(p)) types[i] = WHET_TOKEN_CONTROL;
             scores[i] = whet_tokenizer_score(t, (int32_t)i);
             if (types[i] == WHET_TOKEN_UNKNOWN && unk < 0) unk = (int32_t)i;
         } else {

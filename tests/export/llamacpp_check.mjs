@@ -12,6 +12,7 @@
 //     identical for f32 and f16; for the quantized types (same weights,
 //     different kernels: llama.cpp quantizes activations to q8 for its dots)
 //     the common prefix is printed and at least QUANT_MIN_PREFIX must match.
+// (and llama.cpp retypes no token as control while loading it),
 // and, for every LoRA GGUF the C test wrote (<model>-lora-<type>.gguf in
 // WORKDIR), greedy decoding of the f32 base + that adapter in llama.cpp vs
 // `whet generate --adapter_name_or_path` with the same two files.
@@ -82,7 +83,13 @@ const whetGreedy = (model, promptIds, adapter) =>
 const same = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
 const prefix = (a, b) => { let i = 0; while (i < a.length && i < b.length && a[i] === b[i]) i++; return i; };
 
-const llama = await getLlama({ build: "never", gpu: false, logLevel: LlamaLogLevel.error, progressLogs: false });
+// llama.cpp's warnings while a file loads: printed; "control-looking token ... was not
+// control-type" (a token type convert_hf_to_gguf would have written CONTROL) fails the file.
+let warnings = [];
+const llama = await getLlama({
+  build: "never", gpu: false, logLevel: LlamaLogLevel.warn, progressLogs: false,
+  logger: (level, msg) => { if (level === LlamaLogLevel.warn || level === LlamaLogLevel.error) warnings.push(msg.trim()); },
+});
 console.log(`# llama.cpp ${llama.llamaCppRelease.repo}@${llama.llamaCppRelease.release} (node-llama-cpp prebuilt, cpu)`);
 
 // llama.cpp's tokenization as llama_tokenize(add_special = true, parse_special = true).
@@ -116,6 +123,7 @@ for (const spec of models) {
     const gguf = path.join(workdir, `${name}-${type}.gguf`);
     runWhet(["convert", "--model_name_or_path", hf, "--outtype", type, "--outfile", gguf, "--overwrite_output_dir"]);
     let model;
+    warnings = [];
     try {
       model = await llama.loadModel({ modelPath: gguf, gpuLayers: 0, useMmap: false });
     } catch (e) {
@@ -123,6 +131,9 @@ for (const spec of models) {
       continue;
     }
     ok(true, `${name} ${type}: llama.cpp loads the file`);
+    for (const w of warnings) console.log(`# ${name} ${type}: llama.cpp warns: ${w}`);
+    const bad = warnings.filter((w) => w.includes("was not control-type"));
+    ok(bad.length === 0, `${name} ${type}: no token llama.cpp retypes as control` + (bad.length ? `: ${bad.join("; ")}` : ""));
     if (type === "f32" || type === "q8_0") { // the vocabulary is the same bytes in every type; two suffice
       for (const text of TEXTS) {
         const l = llamaTokenize(model, text), g = whetTokenize(gguf, text), h = whetTokenize(hf, text);

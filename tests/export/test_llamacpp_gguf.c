@@ -1,7 +1,7 @@
 /* test_llamacpp_gguf.c: whet's GGUF files in real llama.cpp. Writes the
  * GGUF LoRA adapters of the three tiny models' PEFT reference adapters
- * (tests/fixtures/export/<m>/adapter) with whet_export_gguf_lora (f32, f16,
- * q8_0), then runs llamacpp_check.mjs, which exports each model (the three
+ * (tests/fixtures/export/<m>/adapter) with `whet convert --lora_only` (f32,
+ * f16, q8_0), then runs llamacpp_check.mjs, which exports each model (the three
  * tiny ones and stories260K-hf) with `whet convert` as f32, f16, q8_0 and
  * q4_k_m and, in llama.cpp (node-llama-cpp's prebuilt libllama from the root
  * package.json), loads every file, compares its tokenization with
@@ -15,8 +15,6 @@
 #include <string.h>
 #include <unistd.h>
 #include "cli/cli_run.h"
-#include "core/dtype.h"
-#include "export/gguf_lora_export.h"
 #include "test.h"
 #include "tolerances.h"
 
@@ -28,21 +26,21 @@ int main(void) {
         TEST_SKIP("node-llama-cpp is not installed (run npm ci in the repo root)");
     char dir[] = "/tmp/whet_llamacpp_XXXXXX";
     CHECK(mkdtemp(dir) != NULL);
-    whet_error err = {0};
-    static const struct { whet_dtype dt; const char *name; } LT[] = {
-        {WHET_DT_F32, "f32"}, {WHET_DT_F16, "f16"}, {WHET_DT_Q8_0, "q8_0"}};
-    char base[1024], adapter[1024], out[1024];
-    for (size_t m = 0; m < sizeof TINY / sizeof TINY[0]; m++) {
-        snprintf(base, sizeof base, "%s/models/%s", WHET_FIXTURES, TINY[m]);
-        snprintf(adapter, sizeof adapter, "%s/export/%s/adapter", WHET_FIXTURES, TINY[m]);
-        for (size_t t = 0; t < sizeof LT / sizeof LT[0]; t++) {
-            snprintf(out, sizeof out, "%s/%s-lora-%s.gguf", dir, TINY[m], LT[t].name);
-            CHECK_OK(whet_export_gguf_lora(base, adapter, out, LT[t].dt, false, &err), &err);
-        }
-    }
+    static const char *const LT[] = {"f32", "f16", "q8_0"};
     whet_strbuf cmd, log;
     whet_sb_init(&cmd);
     whet_sb_init(&log);
+    for (size_t m = 0; m < sizeof TINY / sizeof TINY[0]; m++)
+        for (size_t t = 0; t < sizeof LT / sizeof LT[0]; t++) {
+            whet_sb_clear(&cmd);
+            whet_sb_printf(&cmd, "%s convert --model_name_or_path %s/models/%s --adapter_name_or_path %s/export/%s/adapter "
+                                 "--lora_only --outtype %s --outfile %s/%s-lora-%s.gguf 2>&1",
+                           WHET_BINARY, WHET_FIXTURES, TINY[m], WHET_FIXTURES, TINY[m], LT[t], dir, TINY[m], LT[t]);
+            int rc = cli_run(cmd.data, &log);
+            CHECK_MSG(rc == 0, "%s -> %d: %s", cmd.data, rc, log.data ? log.data : "");
+            whet_sb_clear(&log);
+        }
+    whet_sb_clear(&cmd);
     whet_sb_printf(&cmd, "node %s/tests/export/llamacpp_check.mjs %s %s %d %d", WHET_SOURCE_DIR, WHET_BINARY, dir,
                    LLAMACPP_Q8_0_MIN_PREFIX, LLAMACPP_Q4_K_M_MIN_PREFIX);
     for (size_t m = 0; m < sizeof TINY / sizeof TINY[0]; m++)
@@ -58,10 +56,10 @@ int main(void) {
         TEST_SKIP("node-llama-cpp cannot be loaded");
     }
     CHECK_MSG(rc == 0, "llamacpp_check.mjs failed (exit %d)", rc);
-    /* Every check prints one "ok" line: 16 loads, 8 x 8 tokenizations, 16 greedy runs, 3 x 3 x 2 LoRA. */
+    /* Every check prints one "ok" line: 16 x 2 loads, 8 x 8 tokenizations, 16 greedy runs, 3 x 3 x 2 LoRA. */
     int oks = 0;
     for (const char *p = log.data; p && (p = strstr(p, "ok ")); p += 3) oks += p == log.data || p[-1] == '\n';
-    CHECK_MSG(oks == 16 + 8 * 8 + 16 + 3 * 3 * 2, "%d llama.cpp checks passed, expected %d", oks, 16 + 64 + 16 + 18);
+    CHECK_MSG(oks == 32 + 8 * 8 + 16 + 3 * 3 * 2, "%d llama.cpp checks passed, expected %d", oks, 32 + 64 + 16 + 18);
     char rm[1100];
     snprintf(rm, sizeof rm, "rm -rf '%s'", dir);
     CHECK(system(rm) == 0);
