@@ -10,10 +10,12 @@
  * of those types (whet's exporter, llama-quantize's tensor mixes) and
  * benchmarks each after the bf16 row, so one run prints the whole table.
  * The ISA column is the kernels' (ops/quant_dot.h); run again with
- * WHET_CPU_ISA=scalar for the portable kernels.
+ * WHET_CPU_ISA=scalar for the portable kernels. --keep DIR writes the GGUF
+ * files to DIR (model-<type>.gguf) and keeps them, e.g. for
+ * bench/llamacpp_decode.mjs (llama.cpp on the same files).
  *
- *   bench_forward [--model DIR|F.gguf | --shape qwen2.5-0.5b] [--gguf T1,T2] [--threads 2] [--prompt 128]
- *                 [--decode 32] [--repeat 3] [--f32] [--json out.json] */
+ *   bench_forward [--model DIR|F.gguf | --shape qwen2.5-0.5b] [--gguf T1,T2] [--keep DIR] [--threads 2]
+ *                 [--prompt 128] [--decode 32] [--repeat 3] [--f32] [--json out.json] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +29,7 @@
 #include "ops/quant_dot.h"
 
 typedef struct {
-    const char *model, *shape, *json, *gguf;
+    const char *model, *shape, *json, *gguf, *keep;
     int threads, prompt, decode, repeat;
     bool f32;
 } bench_args;
@@ -42,6 +44,7 @@ static int parse(int argc, char **argv, bench_args *a) {
         else if (!strcmp(k, "--shape")) a->shape = v;
         else if (!strcmp(k, "--json")) a->json = v;
         else if (!strcmp(k, "--gguf")) a->gguf = v;
+        else if (!strcmp(k, "--keep")) a->keep = v;
         else if (!strcmp(k, "--threads")) a->threads = atoi(v);
         else if (!strcmp(k, "--prompt")) a->prompt = atoi(v);
         else if (!strcmp(k, "--decode")) a->decode = atoi(v);
@@ -51,6 +54,7 @@ static int parse(int argc, char **argv, bench_args *a) {
     if (a->shape && strcmp(a->shape, "qwen2.5-0.5b"))
         return fprintf(stderr, "bench_forward: --shape knows only qwen2.5-0.5b\n"), 1;
     if (a->gguf && !a->shape) return fprintf(stderr, "bench_forward: --gguf needs --shape (pass a .gguf to --model)\n"), 1;
+    if (a->keep && !a->gguf) return fprintf(stderr, "bench_forward: --keep DIR needs --gguf T1,T2\n"), 1;
     if (a->prompt < 1 || a->decode < 2 || a->repeat < 1 || a->threads < 1)
         return fprintf(stderr, "bench_forward: need --prompt >= 1, --decode >= 2, --repeat >= 1, --threads >= 1\n"), 1;
     return 0;
@@ -118,6 +122,8 @@ int main(int argc, char **argv) {
         if (a.gguf && copy_qwen_tokenizer(model_dir)) return 1;
         a.model = model_dir;
     }
+    whet_error kerr = {0};
+    if (a.keep && whet_mkdirs(a.keep, &kerr) != WHET_OK) return fprintf(stderr, "bench_forward: --keep: %s\n", kerr.msg), 1;
     const char *isa = whet_isa_name(whet_cpu_isa());
     const char *name = a.shape ? "qwen2.5-0.5b-shaped (random)" : a.model;
     FILE *json = a.json ? fopen(a.json, "w") : NULL;
@@ -133,10 +139,10 @@ int main(int argc, char **argv) {
     for (int row = 0; row < n_rows && !rc; row++) {
         char path[256], dtype[64], label[96];
         if (row == 0) snprintf(path, sizeof path, "%s", a.model);
-        else if ((rc = export_gguf(model_dir, tmp, types[row], path, sizeof path))) break;
+        else if ((rc = export_gguf(model_dir, a.keep ? a.keep : tmp, types[row], path, sizeof path))) break;
         speeds sp;
         rc = bench_model(&a, path, row > 0 || !a.f32, &sp, dtype, sizeof dtype);
-        if (row > 0) unlink(path);
+        if (row > 0 && !a.keep) unlink(path);
         if (rc) break;
         if (row > 0) snprintf(label, sizeof label, "GGUF %s", types[row]);
         else snprintf(label, sizeof label, "%s", !a.shape ? dtype : a.f32 ? "bf16->f32 at load" : "bf16");
