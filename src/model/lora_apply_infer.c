@@ -10,10 +10,12 @@
 #include "io/peft_adapter.h"
 #include "model/lora_apply_infer.h"
 #include "model/lora_gguf.h"
+#include "model/lora_infer.h"
 
 struct whet_lora_merged {
     int n;
     float **bufs;
+    whet_lora_set *resident;   /* a quantized base: the adapter kept unmerged (whet_model.resident_lora) */
 };
 
 static whet_weight *module_weight(whet_layer_weights *L, const char *module) {
@@ -51,6 +53,7 @@ void whet_lora_merged_free(whet_lora_merged *h) {
     if (!h) return;
     for (int i = 0; i < h->n; i++) free(h->bufs[i]);
     free(h->bufs);
+    whet_lora_set_free(h->resident);
     free(h);
 }
 
@@ -68,11 +71,21 @@ static whet_status check_pair(const whet_model *m, const whet_peft_adapter *ad, 
                            "%s: layers.%d.%s: adapter is [%lld, %lld] but the base weight is [%lld, %lld] (wrong base model?)",
                            dir, p->layer, p->module, (long long)p->out_features, (long long)p->in_features,
                            (long long)w->rows, (long long)w->cols);
-    if (w->dtype != WHET_DT_F32 && w->dtype != WHET_DT_BF16 && w->dtype != WHET_DT_F16)
-        return whet_errorf(err, WHET_ERR_UNSUPPORTED, "%s: layers.%d.%s: cannot merge LoRA into a quantized weight", dir,
-                           p->layer, p->module);
     (void)ad;
     *wout = w;
+    return WHET_OK;
+}
+
+static bool is_float(whet_dtype t) { return t == WHET_DT_F32 || t == WHET_DT_BF16 || t == WHET_DT_F16; }
+
+/* A quantized base: the adapter stays unmerged, added to every token by the forward. */
+static whet_status keep_resident(whet_model *m, const char *adapter_dir, whet_lora_merged *h, whet_error *err) {
+    if (m->resident_lora)
+        return whet_errorf(err, WHET_ERR_UNSUPPORTED, "%s: this quantized model already has an adapter applied; merge "
+                           "them first (whet export), or serve them with --lora_modules", adapter_dir);
+    WHET_TRY(whet_lora_set_create(m, &h->resident, err));
+    WHET_TRY(whet_lora_set_add(h->resident, adapter_dir, NULL, err));
+    m->resident_lora = h->resident;
     return WHET_OK;
 }
 
@@ -96,6 +109,19 @@ whet_status whet_model_apply_lora(whet_model *m, const char *adapter_dir, whet_l
             if (targets[j] == targets[i])
                 st = whet_errorf(err, WHET_ERR_FORMAT, "%s: layers.%d.%s appears twice in the adapter", adapter_dir,
                                  ad.pairs[i].layer, ad.pairs[i].module);
+    }
+    bool quantized = false;
+    for (int i = 0; st == WHET_OK && i < ad.n_pairs; i++) quantized = quantized || !is_float(targets[i]->dtype);
+    if (st == WHET_OK && quantized) {
+        whet_peft_adapter_free(&ad);
+        free(targets);
+        st = keep_resident(m, adapter_dir, h, err);
+        if (st != WHET_OK) {
+            whet_lora_merged_free(h);
+            return st;
+        }
+        *out = h;
+        return WHET_OK;
     }
     for (int i = 0; st == WHET_OK && i < ad.n_pairs; i++) {
         const whet_lora_pair *p = &ad.pairs[i];

@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/file.h"
 #include "io/peft_adapter.h"
+#include "model/lora_gguf.h"
 #include "model/lora_infer.h"
 
 /* The rank's per-row scratch lives on the stack (lora_row). */
@@ -25,6 +27,7 @@ typedef struct {
 } lora_entry;
 
 struct whet_lora_set {
+    whet_model_config cfg;          /* the base model's (GGUF adapters are read against it) */
     int n_layers;
     int64_t (*shape)[2];            /* [n_layers * WHET_LORA_N_MODULES] {out, in} of the base linear */
     int n, cap;
@@ -47,6 +50,7 @@ whet_status whet_lora_set_create(const whet_model *m, whet_lora_set **out, whet_
         return whet_errorf(err, WHET_ERR_NOMEM, "LoRA: out of memory");
     }
     s->n_layers = nl;
+    s->cfg = m->cfg;
     for (int l = 0; l < nl; l++) {
         const whet_layer_weights *L = &m->layers[l];
         const whet_weight *w[WHET_LORA_N_MODULES] = {&L->q_proj,    &L->k_proj,  &L->v_proj,   &L->o_proj,
@@ -128,7 +132,8 @@ whet_status whet_lora_set_add(whet_lora_set *s, const char *adapter_dir, int *in
     }
     lora_entry *en = &s->e[s->n];
     memset(en, 0, sizeof *en);
-    WHET_TRY(whet_peft_adapter_load(adapter_dir, &en->ad, err));
+    if (whet_is_gguf_file(adapter_dir)) WHET_TRY(whet_lora_gguf_load(adapter_dir, &s->cfg, &en->ad, err));
+    else WHET_TRY(whet_peft_adapter_load(adapter_dir, &en->ad, err));
     en->scale = whet_peft_adapter_scale(&en->ad);
     en->by = calloc((size_t)s->n_layers * WHET_LORA_N_MODULES + 1, sizeof *en->by);
     whet_status st = en->by ? index_pairs(s, &en->ad, adapter_dir, en->by, err)
@@ -196,4 +201,16 @@ void whet_lora_set_apply(const whet_lora_set *s, int layer, whet_lora_module mod
     apply_ctx c = {.s = s, .slot = slot, .x = x, .y = y, .lora_of = lora_of};
     /* a parallel-for costs more than a few rows of rank-r dots */
     whet_parallel_for(T >= 8 ? pool : NULL, (size_t)T, lora_rows, &c);
+}
+
+whet_status whet_lora_set_apply_all(const whet_lora_set *s, int index, int layer, whet_lora_module module,
+                                    const float *x, float *y, int64_t T, whet_threadpool *pool, whet_error *err) {
+    if (!s || index < 0 || index >= s->n || T <= 0) return WHET_OK;
+    int32_t few[64];
+    int32_t *lora_of = T <= 64 ? few : malloc((size_t)T * sizeof *lora_of);
+    if (!lora_of) return whet_errorf(err, WHET_ERR_NOMEM, "LoRA: out of memory for %lld rows", (long long)T);
+    for (int64_t t = 0; t < T; t++) lora_of[t] = index;
+    whet_lora_set_apply(s, layer, module, x, y, T, lora_of, pool);
+    if (lora_of != few) free(lora_of);
+    return WHET_OK;
 }

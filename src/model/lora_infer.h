@@ -25,8 +25,8 @@ typedef struct whet_lora_set whet_lora_set;
 /* An empty set for model m (its layer count and linear shapes). */
 whet_status whet_lora_set_create(const whet_model *m, whet_lora_set **out, whet_error *err);
 void whet_lora_set_free(whet_lora_set *s);
-/* Load a PEFT adapter folder (adapter_config.json + adapter_model.safetensors)
- * as the next adapter; *index (may be NULL) gets its index (0, 1, ...). A
+/* Load a PEFT adapter folder (adapter_config.json + adapter_model.safetensors),
+ * or a GGUF LoRA adapter (.gguf, model/lora_gguf.h), as the next adapter; *index (may be NULL) gets its index (0, 1, ...). A
  * layer or linear the model lacks, or a shape mismatch, is an error naming
  * the folder and the linear; the set is then unchanged. */
 whet_status whet_lora_set_add(whet_lora_set *s, const char *adapter_dir, int *index, whet_error *err);
@@ -40,4 +40,8 @@ float whet_lora_set_scale(const whet_lora_set *s, int index);
  * (may be NULL). lora_of values must be < whet_lora_set_count. */
 void whet_lora_set_apply(const whet_lora_set *s, int layer, whet_lora_module module, const float *x, float *y,
                          int64_t T, const int32_t *lora_of, whet_threadpool *pool);
+/* The same with adapter `index` on all T rows (the resident adapter of a
+ * quantized base, whet_model.resident_lora). */
+whet_status whet_lora_set_apply_all(const whet_lora_set *s, int index, int layer, whet_lora_module module,
+                                    const float *x, float *y, int64_t T, whet_threadpool *pool, whet_error *err);
 #endif

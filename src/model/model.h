@@ -34,6 +34,10 @@ typedef struct whet_model {
     struct whet_gguf *gguf;        /* or the GGUF file's mapping (model_gguf.c) */
     void *owned;                   /* converted / merged weights owned by the model */
     whet_threadpool *pool;         /* NULL = single-threaded */
+    /* An adapter that cannot be merged (its base weights are quantized):
+     * adapter 0 of this set is added to every token of every forward, before
+     * any per-request adapters (whet_model_apply_lora sets it; not owned). */
+    const struct whet_lora_set *resident_lora;
 } whet_model;
 
 typedef struct {

@@ -106,6 +106,7 @@ static void write_kv(whet_kv_pool *kv, int l, const whet_forward_batch *b, const
 static whet_status linear(whet_model *m, const whet_forward_batch *b, int l, whet_lora_module mod, float *y,
                           const float *x, const whet_weight *w, const float *bias, int64_t T, whet_error *err) {
     WHET_TRY(whet_matmul(y, x, w, bias, T, m->pool, err));
+    if (m->resident_lora) WHET_TRY(whet_lora_set_apply_all(m->resident_lora, 0, l, mod, x, y, T, m->pool, err));
     if (b->lora) whet_lora_set_apply(b->lora, l, mod, x, y, T, b->lora_of, m->pool);
     return WHET_OK;
 }
