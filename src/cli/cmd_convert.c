@@ -43,6 +43,7 @@ static void usage(void) {
            "                             on; default --outfile A/<basename of A>-<TYPE>.gguf\n"
            "  --overwrite_output_dir     replace an existing --outfile (refused otherwise)\n"
            "  --name NAME                general.name (default: the folder's basename, or the GGUF's general.name)\n"
+           "  --threads N                quantize on N threads (default: all cores, WHET_NUM_THREADS)\n"
            "  Requantizing an already-quantized GGUF loses more quality than quantizing from f16/f32.\n"
            "  See docs/export.md.\n");
 }
@@ -50,6 +51,7 @@ static void usage(void) {
 typedef struct {
     const char *model, *outtype, *outfile, *adapters, *name;
     bool overwrite, lora_only;
+    int threads;
 } convert_args;
 
 /* "q4_k_m" -> "Q4_K_M" (the ftype spelling in llama.cpp's default file names). */
@@ -164,7 +166,7 @@ static whet_status convert(const convert_args *a, whet_error *err) {
             const char *b = strrchr(base, '/');
             name = b && b[1] ? b + 1 : base;
         }
-        const whet_gguf_export_opts o = {.path = outfile, .ftype = ft, .name = name, .tok = tok};
+        const whet_gguf_export_opts o = {.path = outfile, .ftype = ft, .name = name, .tok = tok, .n_threads = a->threads};
         s = whet_export_gguf(&m, &o, err);
     }
     if (!s) printf("whet convert: wrote %s (%s, %zu tensors from %s)\n", outfile, whet_gguf_ftype_name(ft), m.n, a->model);
@@ -217,6 +219,7 @@ static int run(int argc, char **argv) {
         {"overwrite_output_dir", WHET_FLAG_BOOL, &a.overwrite, NULL},
         {"name", WHET_FLAG_STR, &a.name, NULL},
         {"lora_only", WHET_FLAG_BOOL, &a.lora_only, NULL},
+        {"threads", WHET_FLAG_INT, &a.threads, NULL},
     };
     if (whet_cli_parse_flags("convert", argc, argv, flags, sizeof flags / sizeof flags[0])) return 2;
     if (!a.model) {

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 #include "core/suggest.h"
+#include "core/threadpool.h"
 #include "io/gguf.h"
 #include "ops/quant.h"
 
@@ -295,8 +296,28 @@ static float *llama3_rope_factors(const whet_model_config *c) {
     return f;
 }
 
+/* Rows of one tensor quantized in parallel (llama-quantize is threaded the
+ * same way); each worker keeps its own status so the first error survives. */
+typedef struct {
+    whet_dtype dt;
+    const float *src;
+    int64_t in;
+    uint8_t *dst;
+    size_t row_bytes;
+    whet_status *st;    /* [pool size] */
+    whet_error *err;    /* [pool size] */
+} quant_ctx;
+
+static void quantize_rows(void *p, size_t begin, size_t end, int worker) {
+    quant_ctx *q = p;
+    for (size_t r = begin; r < end && q->st[worker] == WHET_OK; r++)
+        q->st[worker] = whet_quantize_row(q->dt, q->src + (int64_t)r * q->in, q->in, q->dst + r * q->row_bytes, NULL,
+                                          &q->err[worker]);
+}
+
 /* One tensor converted to `dt` row by row (malloc'd; Q/K permuted first for arch llama). */
-static whet_status convert_tensor(const whet_export_tensor *t, const char *gname, const whet_model_config *c,
+static whet_status convert_tensor(whet_threadpool *pool, const whet_export_tensor *t, const char *gname,
+                                  const whet_model_config *c,
                                   whet_dtype dt, void **out, whet_error *err) {
     int64_t rows = t->ndim == 2 ? t->shape[0] : 1, in = t->ndim == 2 ? t->shape[1] : t->numel;
     const float *src = t->data;
@@ -314,8 +335,17 @@ static whet_status convert_tensor(const whet_export_tensor *t, const char *gname
     size_t row_bytes = whet_dtype_nbytes(dt, (size_t)in);
     uint8_t *buf = malloc(row_bytes * (size_t)rows);
     whet_status s = buf ? WHET_OK : whet_errorf(err, WHET_ERR_NOMEM, "GGUF export: %s", t->name);
-    for (int64_t r = 0; s == WHET_OK && r < rows; r++)
-        s = whet_quantize_row(dt, src + r * in, in, buf + (size_t)r * row_bytes, NULL, err);
+    const int workers = whet_threadpool_size(pool);
+    quant_ctx q = {.dt = dt, .src = src, .in = in, .dst = buf, .row_bytes = row_bytes,
+                   .st = calloc((size_t)workers, sizeof *q.st), .err = calloc((size_t)workers, sizeof *q.err)};
+    if (s == WHET_OK && (!q.st || !q.err)) s = whet_errorf(err, WHET_ERR_NOMEM, "GGUF export: %s", t->name);
+    if (s == WHET_OK) {
+        whet_parallel_for(rows > 1 ? pool : NULL, (size_t)rows, quantize_rows, &q);
+        for (int k = 0; k < workers && s == WHET_OK; k++)
+            if (q.st[k] != WHET_OK) s = q.st[k], *err = q.err[k];
+    }
+    free(q.st);
+    free(q.err);
     free(perm);
     if (s != WHET_OK) {
         free(buf);
@@ -326,7 +356,7 @@ static whet_status convert_tensor(const whet_export_tensor *t, const char *gname
 }
 
 static whet_status add_tensors(whet_gguf_writer *w, const whet_export_model *m, whet_gguf_ftype ft,
-                               whet_error *err) {
+                               whet_threadpool *pool, whet_error *err) {
     const whet_model_config *c = &m->cfg;
     bool tied = c->tie_word_embeddings;
     bool has_lm_head = false;
@@ -350,7 +380,7 @@ static whet_status add_tensors(whet_gguf_writer *w, const whet_export_model *m, 
         int64_t row = t->ndim == 2 ? t->shape[1] : t->numel;
         whet_dtype dt = whet_gguf_tensor_type(ft, gname, layer, c, row, t->ndim, tied);
         void *data = NULL;
-        WHET_TRY(convert_tensor(t, gname, c, dt, &data, err));
+        WHET_TRY(convert_tensor(pool, t, gname, c, dt, &data, err));
         int64_t ne[2] = {row, t->ndim == 2 ? t->shape[0] : 1};
         WHET_TRY(whet_gguf_add_tensor(w, gname, dt, t->ndim == 2 ? 2 : 1, ne, data, true, err));
     }
@@ -365,12 +395,15 @@ whet_status whet_export_gguf(const whet_export_model *m, const whet_gguf_export_
         tok = own;
     }
     whet_gguf_writer *w = NULL;
-    whet_status s = whet_gguf_writer_create(&w, err);
+    whet_threadpool *pool = NULL;
+    whet_status s = whet_threadpool_create(o->n_threads, &pool, err);
+    if (s == WHET_OK) s = whet_gguf_writer_create(&w, err);
     if (s == WHET_OK) s = write_hparams(w, m, o, err);
     if (s == WHET_OK) s = write_vocab(w, tok, m->cfg.vocab_size, err);
-    if (s == WHET_OK) s = add_tensors(w, m, o->ftype, err);
+    if (s == WHET_OK) s = add_tensors(w, m, o->ftype, pool, err);
     if (s == WHET_OK) s = whet_gguf_writer_write(w, o->path, err);
     whet_gguf_writer_free(w);
+    whet_threadpool_destroy(pool);
     whet_tokenizer_free(own);
     return s;
 }

@@ -47,6 +47,7 @@ typedef struct {
     whet_gguf_ftype ftype;
     const char *name;          /* general.name; NULL: the model folder's basename */
     const whet_tokenizer *tok; /* NULL: loaded from the model folder */
+    int n_threads;             /* rows quantized in parallel; <= 0: all cores (WHET_NUM_THREADS) */
 } whet_gguf_export_opts;
 
 whet_status whet_export_gguf(const whet_export_model *m, const whet_gguf_export_opts *o, whet_error *err);
