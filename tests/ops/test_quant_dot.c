@@ -11,6 +11,7 @@
  *    summation error (nblocks + 4)·2^-24·Σ|w·x| (derived, not measured); a
  *    wrong nibble order, scale index or offset is off by O(Σ|w·x|).
  *    The AVX2 four-row kernels give each row the one-row kernel's bits.
+ *    The AVX2 activation quantizer writes the scalar one's bytes.
  * 3. A hand-built Q8_0 block with code -128 (llama.cpp never writes it, a
  *    foreign file may) dots correctly through the AVX2 sign trick.
  * 4. whet_matmul on quantized weights: each token row of a T = 13 batch is
@@ -192,6 +193,31 @@ static void test_kernels(whet_rng *r) {
     CHECK(whet_qdot_kernel(WHET_DT_BF16, WHET_ISA_AVX2) == NULL);
 }
 
+/* The AVX2 activation quantizer writes the scalar one's bytes (same codes,
+ * sums and scales), for both formats, on rows with zeros, ties and outliers. */
+static void test_act_same_across_isas(whet_rng *r) {
+    if (whet_cpu_isa() != WHET_ISA_AVX2) return;
+    enum { N = 2048 };
+    static float x[N];
+    const whet_dtype kinds[] = {WHET_DT_Q8_0, WHET_DT_Q4_K};
+    for (int k = 0; k < 2; k++)
+        for (int trial = 0; trial < 3; trial++) {
+            fill_row(r, x, N, trial);
+            for (int i = 0; i < N; i += 37) x[i] = 0.0f;
+            for (int i = 5; i < N; i += 101) x[i] = 0.5f * (float)(i % 7);   /* exact halves after scaling, sometimes */
+            const size_t ab = whet_qdot_act_bytes(kinds[k], N);
+            uint8_t *a = malloc(ab), *b = malloc(ab);
+            whet_cpu_isa_force(WHET_ISA_SCALAR);
+            whet_qdot_quantize_act(kinds[k], x, N, a);
+            whet_cpu_isa_force(WHET_ISA_AVX2);
+            whet_qdot_quantize_act(kinds[k], x, N, b);
+            CHECK_MSG(memcmp(a, b, ab) == 0, "%s activations: AVX2 bytes differ from scalar (trial %d)",
+                      whet_dtype_name(kinds[k]), trial);
+            free(a);
+            free(b);
+        }
+}
+
 static void test_q8_0_code_minus_128(void) {
     uint8_t blk[34];
     blk[0] = 0x00; blk[1] = 0x3C;   /* fp16 1.0 */
@@ -310,6 +336,7 @@ int main(void) {
     whet_rng_seed(&r, 1234);
     test_act_layout(&r);
     test_kernels(&r);
+    test_act_same_across_isas(&r);
     test_q8_0_code_minus_128();
     test_matmul_batch_invariance(&r);
     test_float_weights(&r);

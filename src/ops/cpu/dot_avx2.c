@@ -332,6 +332,61 @@ whet_qdot4_fn whet_qdot4_kernel_avx2(whet_dtype wt) {
     }
 }
 
+/* ---- activation quantization ---- */
+
+AVX2_FN static inline float hmax_ps(__m256 v) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+}
+
+AVX2_FN static inline int hsum_epi32(__m256i v) {
+    return hsum_epi32_128(_mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1)));
+}
+
+/* 32 floats -> 32 codes (nearest even, as lrintf) at q; the four int32
+ * vectors go to v[0..3] for the sums. */
+AVX2_FN static inline void quantize32(const float *x, float id, int8_t *q, __m256i v[4]) {
+    const __m256 mul = _mm256_set1_ps(id);
+    for (int k = 0; k < 4; k++) v[k] = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 8 * k), mul));
+    const __m256i p16 = _mm256_packs_epi32(v[0], v[1]), p16b = _mm256_packs_epi32(v[2], v[3]);
+    const __m256i p8 = _mm256_packs_epi16(p16, p16b);   /* lane-interleaved groups of 4 */
+    _mm256_storeu_si256((__m256i *)q, _mm256_permutevar8x32_epi32(p8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+}
+
+AVX2_FN static inline float absmax(const float *x, int n) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 m = _mm256_setzero_ps();
+    for (int j = 0; j < n; j += 8) m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + j)));
+    return hmax_ps(m);
+}
+
+void whet_qdot_quantize_act_avx2(bool k_format, const float *x, int64_t n, void *act) AVX2_FN;
+void whet_qdot_quantize_act_avx2(bool k_format, const float *x, int64_t n, void *act) {
+    __m256i v[4];
+    if (!k_format) {
+        qdot_act_q8 *y = act;
+        for (int64_t b = 0; b < n / QDOT_QK; b++, x += QDOT_QK) {
+            const float d = absmax(x, QDOT_QK) / 127.0f, id = d ? 1.0f / d : 0.0f;
+            quantize32(x, id, y[b].qs, v);
+            y[b].d = d;
+            y[b].s = d * (float)hsum_epi32(_mm256_add_epi32(_mm256_add_epi32(v[0], v[1]), _mm256_add_epi32(v[2], v[3])));
+        }
+        return;
+    }
+    qdot_act_q8k *y = act;
+    for (int64_t b = 0; b < n / QDOT_QK_K; b++, x += QDOT_QK_K) {
+        const float d = absmax(x, QDOT_QK_K) / 127.0f, id = d ? 1.0f / d : 0.0f;
+        for (int c = 0; c < 8; c++) {
+            quantize32(x + 32 * c, id, y[b].qs + 32 * c, v);
+            y[b].bsums[2 * c] = (int16_t)hsum_epi32(_mm256_add_epi32(v[0], v[1]));
+            y[b].bsums[2 * c + 1] = (int16_t)hsum_epi32(_mm256_add_epi32(v[2], v[3]));
+        }
+        y[b].d = d;
+    }
+}
+
 whet_qdot_fn whet_qdot_kernel_avx2(whet_dtype wt) {
     switch (wt) {
     case WHET_DT_Q8_0: return dot_q8_0;
@@ -484,6 +539,9 @@ whet_qdot_fn whet_qdot_kernel_avx2(whet_dtype wt) {
 whet_qdot4_fn whet_qdot4_kernel_avx2(whet_dtype wt) {
     (void)wt;
     return NULL;
+}
+void whet_qdot_quantize_act_avx2(bool k_format, const float *x, int64_t n, void *act) {
+    (void)k_format, (void)x, (void)n, (void)act;   /* never called: whet_cpu_isa() is scalar off x86 */
 }
 whet_float_gemm_fn whet_float_gemm_kernel(whet_isa isa) {
     (void)isa;

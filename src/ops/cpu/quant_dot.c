@@ -11,7 +11,9 @@
 
 static float f16(const uint8_t *p) { return whet_fp16_to_f32(qdot_u16(p)); }
 
-/* ---- activations ---- */
+/* ---- activations ----
+ * d = amax/127, codes = x·(1/d) rounded to nearest even (lrintf, as the
+ * AVX2 twin's cvtps_epi32), so every ISA gets the same bytes. */
 
 static void quantize_act_q8(const float *x, int64_t n, qdot_act_q8 *y) {
     for (int64_t b = 0; b < n / QDOT_QK; b++, x += QDOT_QK) {
@@ -20,7 +22,7 @@ static void quantize_act_q8(const float *x, int64_t n, qdot_act_q8 *y) {
         const float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
         int sum = 0;
         for (int j = 0; j < QDOT_QK; j++) {
-            int q = (int)roundf(x[j] * id);
+            int q = (int)lrintf(x[j] * id);
             y[b].qs[j] = (int8_t)q;
             sum += q;
         }
@@ -57,7 +59,8 @@ size_t whet_qdot_act_bytes(whet_dtype wt, int64_t n) {
 }
 
 void whet_qdot_quantize_act(whet_dtype wt, const float *x, int64_t n, void *act) {
-    if (is_kquant(wt)) quantize_act_q8k(x, n, act);
+    if (whet_cpu_isa() == WHET_ISA_AVX2) whet_qdot_quantize_act_avx2(is_kquant(wt), x, n, act);
+    else if (is_kquant(wt)) quantize_act_q8k(x, n, act);
     else quantize_act_q8(x, n, act);
 }
 

@@ -5,6 +5,7 @@
  * (quant_dot_low.c, dot_avx2_low.c). */
 #ifndef WHET_OPS_CPU_QUANT_DOT_IMPL_H
 #define WHET_OPS_CPU_QUANT_DOT_IMPL_H
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 #include "ops/quant_dot.h"
@@ -74,6 +75,9 @@ float whet_qdot_q3_k_scalar(const void *w_row, const void *act_row, int64_t n);
 float whet_qdot_q2_k_avx2(const void *w_row, const void *act_row, int64_t n);
 float whet_qdot_q3_k_avx2(const void *w_row, const void *act_row, int64_t n);
 
+/* AVX2 activation quantization (dot_avx2.c): the same bytes as the scalar
+ * quantizers of quant_dot.c; `k` selects the q8_K format. */
+void whet_qdot_quantize_act_avx2(bool k, const float *x, int64_t n, void *act);
 /* The AVX2 kernels (dot_avx2.c); NULL when `wt` has none. */
 whet_qdot_fn whet_qdot_kernel_avx2(whet_dtype wt);
 whet_qdot4_fn whet_qdot4_kernel_avx2(whet_dtype wt);
