@@ -145,7 +145,7 @@ int main(int argc, char **argv) {
         if (row > 0 && !a.keep) unlink(path);
         if (rc) break;
         if (row > 0) snprintf(label, sizeof label, "GGUF %s", types[row]);
-        else snprintf(label, sizeof label, "%s", !a.shape ? dtype : a.f32 ? "bf16->f32 at load" : "bf16");
+        else snprintf(label, sizeof label, "%s", a.shape ? (a.f32 ? "bf16->f32 at load" : "bf16") : dtype[0] ? dtype : "GGUF");
         printf("| %s | %s | %s | %d | %d | %.1f | %.1f |\n", name, label, isa, a.threads, a.prompt, sp.prefill,
                sp.decode);
         fflush(stdout);
