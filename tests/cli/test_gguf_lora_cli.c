@@ -28,6 +28,7 @@
 #include "export/gguf_lora_export.h"
 #include "export/merge.h"
 #include "test.h"
+#include "test_net.h"
 
 #define BASE WHET_FIXTURES "/models/llama-tiny"
 #define ADAPTER WHET_FIXTURES "/export/llama-tiny/adapter"
@@ -89,19 +90,10 @@ static void check_generate_and_chat(void) {
 
 /* ---- api ---- */
 
-static int free_port(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    bind(fd, (struct sockaddr *)&a, sizeof a);
-    getsockname(fd, (struct sockaddr *)&a, &len);
-    close(fd);
-    return ntohs(a.sin_port);
-}
 
 /* One greedy completion from `whet api` on `model` + `adapter`; NULL when the server does not answer. */
 static char *api_completion(const char *model, const char *adapter) {
-    int port = free_port();
+    int port = test_free_port();
     pid_t pid = fork();
     if (pid == 0) {
         char p[16];

@@ -38,6 +38,7 @@
 #include "io/gguf.h"
 #include "io/safetensors.h"
 #include "model/model.h"
+#include "export_fixture.h"
 #include "test.h"
 #include "tolerances.h"
 
@@ -65,20 +66,8 @@ static int convertf(whet_strbuf *out, const char *fmt, const char *a, const char
 
 static void model_dir(const char *name, char *out, size_t cap) { snprintf(out, cap, "%s/models/%s", WHET_FIXTURES, name); }
 
-enum { B = 2, L = 12 };
+enum { B = EXPORT_TEST_B, L = EXPORT_TEST_L };
 
-static float *logits_of(whet_model *m) {
-    int32_t ids[B * L];
-    uint8_t mask[B * L];
-    for (int i = 0; i < B * L; i++) {
-        ids[i] = (int32_t)((i * 37 + 11) % m->cfg.vocab_size);
-        mask[i] = 1;
-    }
-    float *logits = malloc((size_t)B * L * (size_t)m->cfg.vocab_size * sizeof(float));
-    whet_error err = {0};
-    CHECK_OK(whet_model_forward_padded(m, ids, mask, B, L, logits, NULL, &err), &err);
-    return logits;
-}
 
 /* 1. */
 static void test_hf_to_f32(const char *name) {
@@ -96,7 +85,7 @@ static void test_hf_to_f32(const char *name) {
     CHECK_OK(whet_model_load(out, &lo, &g, &err), &err);
     if (hf && g) {
         const size_t n = (size_t)B * L * (size_t)hf->cfg.vocab_size;
-        float *want = logits_of(hf), *got = logits_of(g);
+        float *want = export_test_logits(hf), *got = export_test_logits(g);
         double scale = 0;
         for (size_t i = 0; i < n; i++) scale = fmax(scale, fabs(want[i]));
         const double d = test_max_abs_diff(got, want, n);

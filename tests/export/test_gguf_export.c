@@ -25,6 +25,7 @@
 #include "model/init_random.h"
 #include "model/model.h"
 #include "ops/quant.h"
+#include "export_fixture.h"
 #include "test.h"
 #include "tolerances.h"
 
@@ -329,19 +330,6 @@ static void test_mix_rules_full(void) {
 #undef TINY
 }
 
-static float *logits_of(whet_model *m, int vocab) {
-    enum { B = 2, L = 12 };
-    int32_t ids[B * L];
-    uint8_t mask[B * L];
-    for (int i = 0; i < B * L; i++) {
-        ids[i] = (int32_t)((i * 37 + 11) % vocab);
-        mask[i] = 1;
-    }
-    float *logits = malloc((size_t)B * L * (size_t)vocab * sizeof(float));
-    whet_error err = {0};
-    CHECK_OK(whet_model_forward_padded(m, ids, mask, B, L, logits, NULL, &err), &err);
-    return logits;
-}
 
 /* Export `dir` (tokenizer from tok_dir) as `ft`, load the .gguf with
  * whet_model_load, check the stored types named in `want` and that the
@@ -375,8 +363,8 @@ static void check_quant_load(const char *label, const char *dir, const char *tok
     CHECK_OK(whet_model_load(out, &lo, &q, &err), &err);
     if (hf && q) {
         const int vocab = hf->cfg.vocab_size;
-        const size_t n = (size_t)2 * 12 * (size_t)vocab;
-        float *want_l = logits_of(hf, vocab), *got = logits_of(q, vocab);
+        const size_t n = (size_t)EXPORT_TEST_B * EXPORT_TEST_L * (size_t)vocab;
+        float *want_l = export_test_logits(hf), *got = export_test_logits(q);
         double scale = 0, d = 0, se = 0, sw = 0;
         int nonfinite = 0;
         for (size_t i = 0; i < n; i++) {

@@ -17,25 +17,14 @@
 #include "export/gguf_export.h"
 #include "io/gguf.h"
 #include "model/model.h"
+#include "export_fixture.h"
 #include "test.h"
 #include "tolerances.h"
 
 static char tmpdir[] = "/tmp/whet_gguf_load_XXXXXX";
 
-enum { B = 2, L = 12 };
+enum { B = EXPORT_TEST_B, L = EXPORT_TEST_L };
 
-static float *logits_of(whet_model *m) {
-    int32_t ids[B * L];
-    uint8_t mask[B * L];
-    for (int i = 0; i < B * L; i++) {
-        ids[i] = (int32_t)((i * 37 + 11) % m->cfg.vocab_size);
-        mask[i] = 1;
-    }
-    float *logits = malloc((size_t)B * L * (size_t)m->cfg.vocab_size * sizeof(float));
-    whet_error err = {0};
-    CHECK_OK(whet_model_forward_padded(m, ids, mask, B, L, logits, NULL, &err), &err);
-    return logits;
-}
 
 static double max_abs(const float *x, size_t n) {
     double m = 0;
@@ -70,7 +59,7 @@ static void test_model(const char *name) {
     CHECK_OK(whet_model_load(base, &lo, &hf, &err), &err);
     if (!hf) return;
     const size_t n = (size_t)B * L * (size_t)hf->cfg.vocab_size;
-    float *want = logits_of(hf);
+    float *want = export_test_logits(hf);
     const double scale = max_abs(want, n);
     static const whet_gguf_ftype types[] = {WHET_GGUF_FT_F32, WHET_GGUF_FT_Q8_0, WHET_GGUF_FT_Q4_K_M};
     for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
@@ -81,7 +70,7 @@ static void test_model(const char *name) {
         CHECK_OK(whet_model_load(out, &lo, &g, &err), &err);
         if (!g) continue;
         check_config(&g->cfg, &hf->cfg);
-        float *got = logits_of(g);
+        float *got = export_test_logits(g);
         double d = test_max_abs_diff(got, want, n);
         bool llama3_rope = hf->cfg.rope_type == WHET_ROPE_LLAMA3;
         if (types[k] == WHET_GGUF_FT_F32) {

@@ -32,19 +32,11 @@
 #include "core/json.h"
 #include "core/strbuf.h"
 #include "test.h"
+#include "test_net.h"
 
 static char root[] = "/tmp/whet_test_api_lora_XXXXXX";
 static char model_dir[256], adapter[256], rs_adapter[256];
 
-static int free_port(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    bind(fd, (struct sockaddr *)&a, sizeof a);
-    getsockname(fd, (struct sockaddr *)&a, &len);
-    close(fd);
-    return ntohs(a.sin_port);
-}
 
 static char *run(const char *cmd, int *rc) {
     FILE *p = popen(cmd, "r");
@@ -364,7 +356,7 @@ int main(void) {
     if (!mkdtemp(root)) TEST_SKIP("no temp dir");
     if (make_model_and_adapter()) {
         test_bad_flags();
-        int port = free_port();
+        int port = test_free_port();
         char a_arg[300], b_arg[300];
         snprintf(a_arg, sizeof a_arg, "a=%s", adapter);
         snprintf(b_arg, sizeof b_arg, "b=%s", rs_adapter);

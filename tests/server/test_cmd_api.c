@@ -14,16 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 #include "server_fixture.h"
+#include "test_net.h"
 
-static int free_port(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    bind(fd, (struct sockaddr *)&a, sizeof a);
-    getsockname(fd, (struct sockaddr *)&a, &len);
-    close(fd);
-    return ntohs(a.sin_port);
-}
 
 static char *run(const char *cmd) {
     FILE *p = popen(cmd, "r");
@@ -115,7 +107,7 @@ static void test_adapter(void) {
             want[i] = whet_sb_take(&sb);
         }
         stop(&f);
-        int port = free_port();
+        int port = test_free_port();
         const char *args[] = {"--model_name_or_path", WHET_FIXTURES "/models/llama-tiny", "--adapter_name_or_path",
                               WHET_FIXTURES "/export/llama-tiny/adapter"};
         pid_t pid = launch(port, args, 4);
@@ -166,7 +158,7 @@ int main(void) {
     whet_tokens_free(&ids);
     stop(&f);
 
-    int port = free_port();
+    int port = test_free_port();
     const char *args[] = {"--model_name_or_path", WHET_SOURCE_DIR "/models/stories260K-hf"};
     pid_t pid = launch(port, args, 2);
     char cmd[1024], url[128];

@@ -16,19 +16,8 @@
 #include <stdbool.h>
 #include <string.h>
 #include "core/half.h"
+#include "ops/cpu/quant_k.h"
 #include "ops/quant.h"
-
-/* The k-quants (quant_k.c, quant_k_low.c): n a multiple of 256. */
-void whet_quantize_q2_k(const float *x, uint8_t *dst, int64_t n);
-void whet_quantize_q3_k(const float *x, uint8_t *dst, int64_t n);
-void whet_quantize_q4_k(const float *x, uint8_t *dst, int64_t n);
-void whet_quantize_q5_k(const float *x, uint8_t *dst, int64_t n);
-void whet_quantize_q6_k(const float *x, uint8_t *dst, int64_t n);
-void whet_dequantize_q2_k(const uint8_t *src, float *y, int64_t n);
-void whet_dequantize_q3_k(const uint8_t *src, float *y, int64_t n);
-void whet_dequantize_q4_k(const uint8_t *src, float *y, int64_t n);
-void whet_dequantize_q5_k(const uint8_t *src, float *y, int64_t n);
-void whet_dequantize_q6_k(const uint8_t *src, float *y, int64_t n);
 
 #define QK32 32
 

@@ -22,14 +22,8 @@
 #include <stdbool.h>
 #include <string.h>
 #include "ops/cpu/quant_k_impl.h"
+#include "ops/cpu/quant_k.h"
 #include "ops/quant.h"
-
-void whet_quantize_q4_k(const float *x, uint8_t *dst, int64_t n);
-void whet_quantize_q5_k(const float *x, uint8_t *dst, int64_t n);
-void whet_quantize_q6_k(const float *x, uint8_t *dst, int64_t n);
-void whet_dequantize_q4_k(const uint8_t *src, float *y, int64_t n);
-void whet_dequantize_q5_k(const uint8_t *src, float *y, int64_t n);
-void whet_dequantize_q6_k(const uint8_t *src, float *y, int64_t n);
 
 /* Affine fit of x[0..n) (see the file comment and quant_k_impl.h). Returns
  * the scale, writes the (positive) min offset to *neg_min and the codes to L. */

@@ -28,12 +28,8 @@
 #include <stdbool.h>
 #include <string.h>
 #include "ops/cpu/quant_k_impl.h"
+#include "ops/cpu/quant_k.h"
 #include "ops/quant.h"
-
-void whet_quantize_q2_k(const float *x, uint8_t *dst, int64_t n);
-void whet_quantize_q3_k(const float *x, uint8_t *dst, int64_t n);
-void whet_dequantize_q2_k(const uint8_t *src, float *y, int64_t n);
-void whet_dequantize_q3_k(const uint8_t *src, float *y, int64_t n);
 
 /* qs[32n + l] = L[e] | L[e+32] << 2 | L[e+64] << 4 | L[e+96] << 6 with e = 128n + l. */
 static void pack_2bit(const uint8_t *L, uint8_t *qs) {
