@@ -229,6 +229,10 @@ static whet_status write_vocab(whet_gguf_writer *w, const whet_tokenizer *t, int
     if (!pad || !tokens || !types || !scores) s = whet_errorf(err, WHET_ERR_NOMEM, "GGUF export: vocab of %zu", n);
     for (size_t i = 0; s == WHET_OK && i < n; i++) {
         const char *p = (int)i < nt ? whet_tokenizer_id_to_piece(t, (int32_t)i) : NULL;
+        /* SentencePiece: the vocabulary's own spelling ("</s>"), as convert_hf_to_gguf's
+         * LlamaHfVocab writes it, not a normalized added token's renamed content ("▁</s>"),
+         * which llama.cpp would not recognize as the end-of-generation token */
+        if (p && spm && whet_tokenizer_model_piece(t, (int32_t)i)) p = whet_tokenizer_model_piece(t, (int32_t)i);
         if (p) {
             tokens[i] = p;
             types[i] = (int32_t)whet_tokenizer_token_type(t, (int32_t)i);

@@ -294,6 +294,10 @@ const char *whet_tokenizer_id_to_piece(const whet_tokenizer *t, int32_t id) {
     return id < t->bpe.n_vocab ? t->bpe.pieces[id] : NULL;
 }
 
+const char *whet_tokenizer_model_piece(const whet_tokenizer *t, int32_t id) {
+    return id >= 0 && id < t->bpe.n_vocab ? t->bpe.pieces[id] : NULL;
+}
+
 int32_t whet_tokenizer_piece_to_id(const whet_tokenizer *t, const char *piece) {
     size_t len = strlen(piece);
     for (size_t i = 0; i < t->added.n; i++)

@@ -76,6 +76,10 @@ void whet_detok_free(whet_detok_stream *s);
 whet_tokenizer_kind whet_tokenizer_get_kind(const whet_tokenizer *t);
 int whet_tokenizer_vocab_size(const whet_tokenizer *t);      /* including added tokens */
 const char *whet_tokenizer_id_to_piece(const whet_tokenizer *t, int32_t id);  /* raw vocab string or NULL */
+/* The model vocabulary's own string for id, before any added token's content
+ * (a normalized added token "</s>" is "▁</s>" in id_to_piece, "</s>" here);
+ * NULL when id is not in the model vocabulary. */
+const char *whet_tokenizer_model_piece(const whet_tokenizer *t, int32_t id);
 int32_t whet_tokenizer_piece_to_id(const whet_tokenizer *t, const char *piece); /* -1 when absent */
 whet_token_type whet_tokenizer_token_type(const whet_tokenizer *t, int32_t id);
 bool whet_tokenizer_is_special(const whet_tokenizer *t, int32_t id);

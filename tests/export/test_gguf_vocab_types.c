@@ -7,7 +7,11 @@
  * non-special added tokens; written USER_DEFINED, llama.cpp warns
  * "control-looking token ... was not control-type; this is probably a bug in
  * the model" for each. The tokenizer is qwen2-tiny's tokenizer.json with such
- * added tokens appended (ids 483.., inside the model's 512 rows). */
+ * added tokens appended (ids 483.., inside the model's 512 rows).
+ * A SentencePiece vocabulary keeps its own spelling of the specials:
+ * stories260K-hf's "<unk>", "<s>", "</s>" are normalized added tokens, which
+ * the tokenizer names "▁</s>" etc.; convert_hf_to_gguf writes the vocabulary's
+ * "</s>", and llama.cpp only recognizes that one as the end of generation. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +30,32 @@ static const struct { const char *content; int type; } ADDED[] = {
 };
 #define N_ADDED (sizeof ADDED / sizeof ADDED[0])
 
+static void test_spm_specials(void) {
+    whet_error err = {0};
+    char dir[] = "/tmp/whet_vocab_spm_XXXXXX", path[256];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/s.gguf", dir);
+    whet_export_model em = {0};
+    CHECK_OK(whet_export_load(WHET_SOURCE_DIR "/models/stories260K-hf", &em, &err), &err);
+    whet_gguf_export_opts o = {.path = path, .ftype = WHET_GGUF_FT_F32, .name = "s"};
+    CHECK_OK(whet_export_gguf(&em, &o, &err), &err);
+    whet_gguf *g = NULL;
+    CHECK_OK(whet_gguf_open(path, &g, &err), &err);
+    const whet_gguf_kv *ts = g ? whet_gguf_find_kv(g, "tokenizer.ggml.tokens") : NULL;
+    static const char *const want[] = {"<unk>", "<s>", "</s>"};
+    for (int i = 0; ts && i < 3; i++) {
+        uint64_t n = 0;
+        const char *s = whet_gguf_arr_str(ts, (uint64_t)i, &n);
+        CHECK_MSG(s && n == strlen(want[i]) && !memcmp(s, want[i], n), "stories260K token %d is %.*s, not %s", i,
+                  (int)n, s ? s : "", want[i]);
+    }
+    whet_gguf_close(g);
+    whet_export_free(&em);
+    unlink(path), rmdir(dir);
+}
+
 int main(void) {
+    test_spm_specials();
     whet_error err = {0};
     char dir[] = "/tmp/whet_vocab_types_XXXXXX";
     CHECK(mkdtemp(dir) != NULL);
