@@ -425,12 +425,13 @@ AVX2_FN static inline float load1(whet_dtype dt, const void *w, int64_t i) {
 /* Each output's 8-lane accumulator lives in a scratch block between k
  * chunks, so the sum over k runs in one order (float_gemm.h) however the
  * loops are tiled: tokens in blocks of FG_TOKENS, rows in blocks of
- * FG_ROWS, k in chunks of FG_KC (x chunk 32 KB, w chunk 8-16 KB: both stay
- * in L1/L2 while the block's tiles pass over them). Tiles are 2 tokens x 4
- * rows (8 named accumulators: gcc keeps them in registers, an array it
- * would spill), 1 x 4 and 1 x 1. */
+ * FG_ROWS, k in chunks of FG_KC (x chunk 32 KB, w chunk 9-18 KB: both stay
+ * in L1/L2 while the block's tiles pass over them). Tiles are 4 tokens x 3
+ * rows (12 named accumulators: gcc keeps them in registers, an array it
+ * would spill; 7 loads per 12 FMAs), then 2 x 4, 1 x 4 and 1 x 1 for the
+ * rest. */
 #define FG_TOKENS 32
-#define FG_ROWS 16
+#define FG_ROWS 18
 #define FG_KC 256
 
 AVX2_FN static FG_INLINE void tile_2x4(whet_dtype dt, const uint8_t *w0, size_t row_bytes, const float *x0,
@@ -455,6 +456,30 @@ AVX2_FN static FG_INLINE void tile_2x4(whet_dtype dt, const uint8_t *w0, size_t 
     }
     acc0[0] = a00, acc0[1] = a01, acc0[2] = a02, acc0[3] = a03;
     acc1[0] = a10, acc1[1] = a11, acc1[2] = a12, acc1[3] = a13;
+}
+
+/* 4 tokens x 3 rows: 12 accumulators, 7 loads per 12 FMAs */
+AVX2_FN static FG_INLINE void tile_4x3(whet_dtype dt, const uint8_t *w0, size_t row_bytes, const float *x0, int64_t cols,
+                                       int64_t k0, int64_t k1, __m256 *acc, int ld) {
+    const uint8_t *w1 = w0 + row_bytes, *w2 = w1 + row_bytes;
+    const float *x1 = x0 + cols, *x2 = x1 + cols, *x3 = x2 + cols;
+    __m256 a00 = acc[0], a01 = acc[1], a02 = acc[2], a10 = acc[ld], a11 = acc[ld + 1], a12 = acc[ld + 2];
+    __m256 a20 = acc[2 * ld], a21 = acc[2 * ld + 1], a22 = acc[2 * ld + 2];
+    __m256 a30 = acc[3 * ld], a31 = acc[3 * ld + 1], a32 = acc[3 * ld + 2];
+    for (int64_t k = k0; k < k1; k += 8) {
+        const __m256 q0 = load8(dt, w0, k), q1 = load8(dt, w1, k), q2 = load8(dt, w2, k);
+        __m256 v = _mm256_loadu_ps(x0 + k);
+        a00 = _mm256_fmadd_ps(q0, v, a00), a01 = _mm256_fmadd_ps(q1, v, a01), a02 = _mm256_fmadd_ps(q2, v, a02);
+        v = _mm256_loadu_ps(x1 + k);
+        a10 = _mm256_fmadd_ps(q0, v, a10), a11 = _mm256_fmadd_ps(q1, v, a11), a12 = _mm256_fmadd_ps(q2, v, a12);
+        v = _mm256_loadu_ps(x2 + k);
+        a20 = _mm256_fmadd_ps(q0, v, a20), a21 = _mm256_fmadd_ps(q1, v, a21), a22 = _mm256_fmadd_ps(q2, v, a22);
+        v = _mm256_loadu_ps(x3 + k);
+        a30 = _mm256_fmadd_ps(q0, v, a30), a31 = _mm256_fmadd_ps(q1, v, a31), a32 = _mm256_fmadd_ps(q2, v, a32);
+    }
+    acc[0] = a00, acc[1] = a01, acc[2] = a02, acc[ld] = a10, acc[ld + 1] = a11, acc[ld + 2] = a12;
+    acc[2 * ld] = a20, acc[2 * ld + 1] = a21, acc[2 * ld + 2] = a22;
+    acc[3 * ld] = a30, acc[3 * ld + 1] = a31, acc[3 * ld + 2] = a32;
 }
 
 AVX2_FN static FG_INLINE void tile_1x4(whet_dtype dt, const uint8_t *w0, size_t row_bytes, const float *x0,
@@ -491,7 +516,19 @@ AVX2_FN static FG_INLINE void float_gemm_dt(whet_dtype dt, const void *w, int64_
                 for (int64_t j = 0; j < nr; j++) acc[t][j] = _mm256_setzero_ps();
             for (int64_t k0 = 0; k0 < cols8; k0 += FG_KC) {
                 const int64_t k1 = cols8 - k0 < FG_KC ? cols8 : k0 + FG_KC;
-                for (int64_t t = 0; t < nt; t += 2) {
+                int64_t t = 0;
+                for (; t + 4 <= nt; t += 4) {   /* 4-token tiles */
+                    const float *xt = x + (t0 + t) * cols;
+                    int64_t j = 0;
+                    for (; j + 3 <= nr; j += 3)
+                        tile_4x3(dt, (const uint8_t *)w + (size_t)(rb + j) * row_bytes, row_bytes, xt, cols, k0, k1,
+                                 &acc[t][j], FG_ROWS);
+                    for (; j < nr; j++)
+                        for (int64_t u = 0; u < 4; u++)
+                            tile_1x1(dt, (const uint8_t *)w + (size_t)(rb + j) * row_bytes, xt + u * cols, k0, k1,
+                                     &acc[t + u][j]);
+                }
+                for (; t < nt; t += 2) {
                     const float *xt = x + (t0 + t) * cols;
                     const bool two = t + 1 < nt;
                     int64_t j = 0;
