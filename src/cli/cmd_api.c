@@ -22,7 +22,7 @@
 typedef struct {
     const char *model_dir, *adapter_dir, *host, *served_name, *api_key, *template_path;
     long long port, max_num_seqs, max_batched, kv_blocks, block_size, max_model_len, threads;
-    double kv_cache_gb;
+    double kv_cache_gb, gpu_memory_utilization;
     bool set_port, no_prefix_caching;
     /* --lora_modules name=path ...: taken out of argv before the flag table (lora_modules_take) */
     char **lora_names, **lora_paths;
@@ -46,6 +46,8 @@ static void usage(void) {
            "  --max_num_batched_tokens N   tokens per forward step, prefill chunks included (default 512)\n"
            "  --kv_blocks N                KV cache size in blocks (default: max_num_seqs full-length sequences, <= 4096)\n"
            "  --kv_cache_gb G              KV cache size in GB instead of --kv_blocks\n"
+           "  --gpu_memory_utilization F   vLLM's flag; on the CPU: the KV cache takes at most F of the memory\n"
+           "                               available at start (capped at max_num_seqs full-length sequences)\n"
            "  --block_size N               tokens per KV block (default 16)\n"
            "  --max_model_len N            context length (default: the model's, capped by the KV cache)\n"
            "  --no_prefix_caching          do not reuse cached prompt prefixes\n"
@@ -66,6 +68,7 @@ static int parse_args(int argc, char **argv, api_args *a) {
         {"max_num_batched_tokens", WHET_FLAG_INT, &a->max_batched, NULL},
         {"kv_blocks", WHET_FLAG_INT, &a->kv_blocks, NULL},
         {"kv_cache_gb", WHET_FLAG_FLOAT, &a->kv_cache_gb, NULL},
+        {"gpu_memory_utilization", WHET_FLAG_FLOAT, &a->gpu_memory_utilization, NULL},
         {"block_size", WHET_FLAG_INT, &a->block_size, NULL},
         {"max_model_len", WHET_FLAG_INT, &a->max_model_len, NULL},
         {"no_prefix_caching", WHET_FLAG_BOOL, &a->no_prefix_caching, NULL},
@@ -152,17 +155,47 @@ static const char *env_or(const char *flag, const char *env) {
     return flag ? flag : v && v[0] ? v : NULL;
 }
 
+/* MemAvailable of /proc/meminfo in bytes, or 0 when unknown. */
+static double mem_available_bytes(void) {
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f) return 0;
+    char line[256];
+    double kb = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %lf kB", &kb) == 1) break;
+    fclose(f);
+    return kb * 1024.0;
+}
+
 static int serve(const api_args *a, whet_model *m, whet_tokenizer *tok, const whet_generation_config *gc,
                  const char *tmpl, const whet_lora_set *loras) {
     whet_error err = {0};
     long long kv_blocks = a->kv_blocks;
+    /* K and V, f32, every layer: 2 * layers * block_size * kv_heads * head_dim * 4 bytes per block */
+    const long long bs = a->block_size > 0 ? a->block_size : 16;
+    const double per_block = 8.0 * m->cfg.n_layers * bs * m->cfg.n_kv_heads * m->cfg.head_dim;
+    if (a->gpu_memory_utilization != 0 && (a->gpu_memory_utilization <= 0 || a->gpu_memory_utilization > 1))
+        return whet_cli_fail("api", "--gpu_memory_utilization must be in (0, 1], e.g. 0.9 (vLLM's default)");
+    if (a->kv_cache_gb > 0 && a->gpu_memory_utilization > 0)
+        return whet_cli_fail("api", "give --kv_cache_gb or --gpu_memory_utilization, not both");
     if (a->kv_cache_gb > 0) {
-        /* K and V, f32, every layer: 2 * layers * block_size * kv_heads * head_dim * 4 bytes per block */
-        long long bs = a->block_size > 0 ? a->block_size : 16;
-        double per_block = 8.0 * m->cfg.n_layers * bs * m->cfg.n_kv_heads * m->cfg.head_dim;
         kv_blocks = (long long)(a->kv_cache_gb * 1e9 / per_block);
         if (kv_blocks < 1) return whet_cli_fail("api", "--kv_cache_gb is too small for one KV block");
         if (kv_blocks > (1LL << 30)) kv_blocks = 1LL << 30;
+    } else if (a->gpu_memory_utilization > 0) {
+        /* no GPU: the fraction of the memory available now (the weights are already loaded), never more
+         * blocks than max_num_seqs sequences of the model's full length need */
+        const double avail = mem_available_bytes();
+        if (avail <= 0) return whet_cli_fail("api", "--gpu_memory_utilization: cannot read MemAvailable from "
+                                                    "/proc/meminfo; give --kv_cache_gb instead");
+        const long long len = a->max_model_len > 0 ? a->max_model_len : m->cfg.max_position_embeddings;
+        const long long need = (long long)(a->max_num_seqs > 0 ? a->max_num_seqs : 64) * ((len + bs - 1) / bs);
+        kv_blocks = (long long)(a->gpu_memory_utilization * avail / per_block);
+        if (kv_blocks > need) kv_blocks = need;
+        if (kv_blocks > (1LL << 30)) kv_blocks = 1LL << 30;
+        if (kv_blocks < 1) return whet_cli_fail("api", "--gpu_memory_utilization leaves no memory for a KV block");
+        fprintf(stderr, "whet api: no GPU: --gpu_memory_utilization %.2f of %.1f GB available -> %lld KV blocks (%.1f MB)\n",
+                a->gpu_memory_utilization, avail / 1e9, kv_blocks, kv_blocks * per_block / 1e6);
     }
     whet_engine_opts eo = {.max_num_seqs = (int)a->max_num_seqs, .max_num_batched_tokens = (int)a->max_batched,
                            .block_size = (int)a->block_size, .n_blocks = (int)kv_blocks,

@@ -74,6 +74,30 @@ static const char *field_text(cJSON *j, const char *key) {
 }
 
 /* --adapter_name_or_path: greedy output == generate on PEFT's merge_and_unload of the same adapter */
+/* vLLM's --gpu_memory_utilization on the CPU: a fraction of MemAvailable, capped at what max_num_seqs
+ * (4 here) full-length sequences need: stories260K has 512 positions, 16-token blocks -> 4 x 32 blocks. */
+static void test_gpu_memory_utilization(void) {
+    char *out = run(WHET_BINARY " api --model_name_or_path " WHET_SOURCE_DIR "/models/stories260K-hf "
+                    "--gpu_memory_utilization 1.5 2>&1; echo \"rc=$?\"");
+    CHECK_MSG(strstr(out, "(0, 1]") && !strstr(out, "rc=0"), "--gpu_memory_utilization 1.5: %s", out);
+    free(out);
+    int port = test_free_port();
+    const char *args[] = {"--model_name_or_path", WHET_SOURCE_DIR "/models/stories260K-hf", "--gpu_memory_utilization",
+                          "0.5"};
+    pid_t pid = launch(port, args, 4);
+    bool up = wait_up(port);
+    CHECK_MSG(up, "whet api --gpu_memory_utilization 0.5 did not come up");
+    if (up) {
+        char cmd[512];
+        snprintf(cmd, sizeof cmd, "curl -s http://127.0.0.1:%d/v1/completions -d '{\"prompt\":\"Once\",\"max_tokens\":2}' "
+                 ">/dev/null; curl -s http://127.0.0.1:%d/metrics", port, port);
+        out = run(cmd);
+        CHECK_MSG(strstr(out, "whet_kv_blocks_total 128\n") != NULL, "expected 128 KV blocks: %s", out);
+        free(out);
+    }
+    stop_child(pid);
+}
+
 static void test_adapter(void) {
     const char *merged = WHET_FIXTURES "/export/llama-tiny/merged/model.safetensors";
     CHECK_MSG(access(merged, R_OK) == 0, "%s (PEFT's merged model, a bundled fixture) is missing", merged);
@@ -194,6 +218,7 @@ int main(void) {
         printf("whet api on port %d (API_PORT): curl completion \"%s\" == generate alone\n", port, want);
     }
     stop_child(pid);
+    test_gpu_memory_utilization();
     test_adapter();
     free(want);
     return TEST_SUMMARY();
