@@ -100,6 +100,7 @@ typedef struct {
     uint64_t requests_submitted, requests_finished, requests_aborted;
     uint64_t prompt_tokens, generation_tokens, prefix_cache_hit_tokens;
     uint64_t preemptions, steps, batched_tokens;
+    uint64_t kv_cow_copies;     /* shared KV blocks copied before a write (forked n > 1 samples) */
     int max_running_seen;       /* largest number of sequences in one step */
 } whet_engine_stats;
 

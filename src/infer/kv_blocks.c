@@ -293,6 +293,20 @@ void whet_kv_seq_fork(whet_kv_blocks *a, whet_kv_seq *dst, const whet_kv_seq *sr
     dst->salt = src->salt;
 }
 
+void whet_kv_seq_fork_prefix(whet_kv_blocks *a, whet_kv_seq *dst, const whet_kv_seq *src, int n_tokens) {
+    const int bs = a->block_size, n = (n_tokens + bs - 1) / bs, full = n_tokens / bs;
+    WHET_ASSERT(dst->n_blocks == 0 && n <= src->n_blocks && dst->cap >= n);
+    for (int i = 0; i < n; i++) {
+        ref_block(a, src->blocks[i]);
+        dst->blocks[i] = src->blocks[i];
+        dst->hashes[i] = i < full ? src->hashes[i] : 0;
+    }
+    dst->n_blocks = n;
+    /* only blocks that lie wholly inside the shared prefix stay registered for dst */
+    dst->n_registered = src->n_registered < full ? src->n_registered : full;
+    dst->salt = src->salt;
+}
+
 void whet_kv_seq_release(whet_kv_blocks *a, whet_kv_seq *s) {
     /* Release from the end so a chain's tail is evicted before its head. */
     for (int i = s->n_blocks - 1; i >= 0; i--) unref_block(a, s->blocks[i]);

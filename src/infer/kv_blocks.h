@@ -90,6 +90,10 @@ void whet_kv_seq_register_full(whet_kv_blocks *a, whet_kv_seq *s, const int32_t 
 
 /* Share all of src's blocks with dst (dst must own none). */
 void whet_kv_seq_fork(whet_kv_blocks *a, whet_kv_seq *dst, const whet_kv_seq *src);
+/* Share the blocks of src that hold positions [0, n_tokens) (src must have
+ * computed them; dst must own none). The last one may be partly src's own
+ * later tokens: dst's first write there copies it (copy-on-write). */
+void whet_kv_seq_fork_prefix(whet_kv_blocks *a, whet_kv_seq *dst, const whet_kv_seq *src, int n_tokens);
 
 /* Drop all of s's references; s keeps its capacity for reuse. */
 void whet_kv_seq_release(whet_kv_blocks *a, whet_kv_seq *s);

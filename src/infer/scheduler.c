@@ -115,6 +115,26 @@ static bool shares_pending_prefix(const whet_engine *e, const engine_seq *s) {
     return false;
 }
 
+/* A running sequence that has already computed all of s's tokens but the
+ * last (the n > 1 samples of one prompt): s shares its blocks for those
+ * positions and computes only its last token, whose block is copied on the
+ * write (copy-on-write), instead of recomputing the partial block the
+ * prefix cache cannot give. The same adapter only (kv salt). */
+static void fork_from_running(whet_engine *e, engine_seq *s) {
+    const int need = s->n_tokens - 1;
+    if (need <= s->n_computed) return;
+    for (int i = 0; i < e->n_running; i++) {
+        const engine_seq *r = e->running[i];
+        if (r->kv.salt != s->kv.salt || r->n_computed < need ||
+            memcmp(r->tokens, s->tokens, (size_t)need * sizeof *s->tokens) != 0)
+            continue;
+        whet_kv_seq_release(&e->blocks, &s->kv);
+        whet_kv_seq_fork_prefix(&e->blocks, &s->kv, &r->kv, need);
+        s->n_computed = need;
+        return;
+    }
+}
+
 static void unlink_waiting(whet_engine *e, engine_seq *prev, engine_seq *s) {
     if (prev) prev->next = s->next; else e->waiting.head = s->next;
     if (e->waiting.tail == s) e->waiting.tail = prev;
@@ -132,6 +152,7 @@ static void schedule_waiting(whet_engine *e, int budget, int *n_sched) {
             /* keep the last token uncached: its logits are needed */
             int max_blocks = (s->n_tokens - 1) / e->o.block_size;
             s->n_computed = whet_kv_seq_match_prefix(&e->blocks, &s->kv, s->tokens, s->n_tokens, max_blocks);
+            fork_from_running(e, s);
         }
         if (shares_pending_prefix(e, s)) {
             whet_kv_seq_release(&e->blocks, &s->kv);
@@ -314,6 +335,7 @@ static void publish_stats(whet_engine *e) {
     st->generation_tokens = e->gen_tokens;
     st->prefix_cache_hit_tokens = e->prefix_hit_tokens;
     st->preemptions = e->preemptions;
+    st->kv_cow_copies = e->blocks.cow_copies;
     st->steps = e->steps;
     st->batched_tokens = e->batched_tokens;
     st->max_running_seen = e->max_running_seen;
