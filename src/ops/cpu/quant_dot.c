@@ -206,19 +206,12 @@ static float dot_q6_k(const void *w, const void *a, int64_t n) {
 /* ---- dispatch ---- */
 
 static whet_qdot_fn scalar_kernel(whet_dtype wt) {
-    switch (wt) {
-    case WHET_DT_Q8_0: return dot_q8_0;
-    case WHET_DT_Q4_0: return dot_q4_0;
-    case WHET_DT_Q4_1: return dot_q4_1;
-    case WHET_DT_Q5_0: return dot_q5_0;
-    case WHET_DT_Q5_1: return dot_q5_1;
-    case WHET_DT_Q4_K: return dot_q4_k;
-    case WHET_DT_Q5_K: return dot_q5_k;
-    case WHET_DT_Q6_K: return dot_q6_k;
-    case WHET_DT_Q2_K: return whet_qdot_q2_k_scalar;
-    case WHET_DT_Q3_K: return whet_qdot_q3_k_scalar;
-    default: return NULL;
-    }
+    static const whet_qdot_fn k[WHET_DT_COUNT] = {
+        [WHET_DT_Q8_0] = dot_q8_0, [WHET_DT_Q4_0] = dot_q4_0, [WHET_DT_Q4_1] = dot_q4_1,
+        [WHET_DT_Q5_0] = dot_q5_0, [WHET_DT_Q5_1] = dot_q5_1, [WHET_DT_Q2_K] = whet_qdot_q2_k_scalar,
+        [WHET_DT_Q3_K] = whet_qdot_q3_k_scalar, [WHET_DT_Q4_K] = dot_q4_k, [WHET_DT_Q5_K] = dot_q5_k,
+        [WHET_DT_Q6_K] = dot_q6_k};
+    return (unsigned)wt < WHET_DT_COUNT ? k[wt] : NULL;
 }
 
 whet_qdot_fn whet_qdot_kernel(whet_dtype wt, whet_isa isa) {
