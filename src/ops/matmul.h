@@ -1,7 +1,8 @@
 /* matmul.h: the inference linear layer y = x·Wᵀ + b with W a weight
- * descriptor. f32 goes straight to OpenBLAS sgemm; f16/bf16 rows are widened
- * per tile of rows into a scratch buffer (so a bf16 model needs no f32 copy);
- * quantized dtypes use the row dot / dequantizer of ops/quant.h. */
+ * descriptor. f32/f16/bf16 go through the batch-invariant float GEMM of
+ * ops/float_gemm.h on AVX2 (BLAS elsewhere; half rows are widened in
+ * registers or per tile, never copied whole); quantized dtypes through the
+ * integer kernels of ops/quant_dot.h. See ops/cpu/matmul.c. */
 #ifndef WHET_OPS_MATMUL_H
 #define WHET_OPS_MATMUL_H
 #include <stdint.h>

@@ -14,30 +14,22 @@
  *    arithmetic (AVX2 when the CPU has it), rows split over the pool in
  *    blocks that stay in L1 while the tokens stream past. One code path for
  *    any number of tokens, so a row's result never depends on how many
- *    sequences share the batch (greedy output is batch-invariant).
- *  - other quantized types: few tokens use whet_quant_dot per row, many
- *    tokens dequantize a tile and use sgemm. */
+ *    sequences share the batch (greedy output is batch-invariant). */
 #include "ops/matmul.h"
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 #include "core/half.h"
 #include "ops/add.h"
-#include "ops/cpu/quant_link.h"
 #include "ops/float_gemm.h"
 #include "ops/quant_dot.h"
 
 #define WHET_MM_TILE 256
-/* At or below this many tokens the quantized and half paths dot rows directly. */
+/* At or below this many tokens the portable f16/bf16 path dots rows directly. */
 #define WHET_MM_QDOT_MAX_T 8
 #define WHET_MM_CHUNK 512
 /* Weight rows per block of the integer path (16 q8_0 rows of 4096 = 70 KB). */
 #define WHET_MM_ROW_BLOCK 16
-
-static bool is_quant(whet_dtype t) {
-    return t == WHET_DT_Q8_0 || t == WHET_DT_Q4_0 || t == WHET_DT_Q4_1 || t == WHET_DT_Q5_0 || t == WHET_DT_Q5_1 ||
-           t == WHET_DT_Q2_K || t == WHET_DT_Q3_K || t == WHET_DT_Q4_K || t == WHET_DT_Q5_K || t == WHET_DT_Q6_K;
-}
 
 __attribute__((optimize("O3"))) static void widen_chunk(whet_dtype dt, const uint16_t *src, float *dst, int64_t n) {
     if (dt == WHET_DT_BF16) {
@@ -63,9 +55,7 @@ static void widen_rows(void *p, size_t begin, size_t end, int worker) {
     size_t row_bytes = whet_dtype_nbytes(w->dtype, (size_t)w->cols);
     for (size_t i = begin; i < end; i++) {
         const uint8_t *src = (const uint8_t *)w->data + (size_t)(c->row0 + (int64_t)i) * row_bytes;
-        float *dst = c->tile + i * (size_t)w->cols;
-        if (w->dtype == WHET_DT_F16 || w->dtype == WHET_DT_BF16) widen_chunk(w->dtype, (const uint16_t *)src, dst, w->cols);
-        else whet_dequantize_row(w->dtype, src, w->cols, dst);
+        widen_chunk(w->dtype, (const uint16_t *)src, c->tile + i * (size_t)w->cols, w->cols);
     }
 }
 
@@ -92,23 +82,12 @@ typedef struct {
     const float *x;
     const whet_weight *w;
     int64_t T;
-} qdot_ctx;
-
-static void qdot_rows(void *p, size_t begin, size_t end, int worker) {
-    (void)worker;
-    const qdot_ctx *c = p;
-    size_t row_bytes = whet_dtype_nbytes(c->w->dtype, (size_t)c->w->cols);
-    for (size_t r = begin; r < end; r++) {
-        const void *row = (const uint8_t *)c->w->data + r * row_bytes;
-        for (int64_t t = 0; t < c->T; t++)
-            c->y[t * c->w->rows + (int64_t)r] = whet_quant_dot(c->w->dtype, row, c->x + t * c->w->cols, c->w->cols);
-    }
-}
+} half_ctx;
 
 /* the hot loop of bf16 decode: O3 lets gcc vectorize the widening and the 8-lane dot */
 __attribute__((optimize("O3"))) static void half_dot_rows(void *p, size_t begin, size_t end, int worker) {
     (void)worker;
-    const qdot_ctx *c = p;
+    const half_ctx *c = p;
     const whet_weight *w = c->w;
     float buf[WHET_MM_CHUNK], acc[WHET_MM_QDOT_MAX_T];
     for (size_t r = begin; r < end; r++) {
@@ -210,6 +189,7 @@ whet_status whet_matmul(float *y, const float *x, const whet_weight *w, const fl
     whet_status s = WHET_OK;
     const bool is_float = w->dtype == WHET_DT_F32 || w->dtype == WHET_DT_F16 || w->dtype == WHET_DT_BF16;
     const whet_float_gemm_fn gemm = is_float ? whet_float_gemm_kernel(whet_cpu_isa()) : NULL;
+    whet_qdot_fn dot;
     if (gemm) {
         fgemm_ctx c = {y, x, w, T, gemm};
         whet_parallel_for(pool, (size_t)w->rows, fgemm_rows, &c);
@@ -217,26 +197,15 @@ whet_status whet_matmul(float *y, const float *x, const whet_weight *w, const fl
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)w->rows, (int)w->cols, 1.0f, x, (int)w->cols,
                     (const float *)w->data, (int)w->cols, 0.0f, y, (int)w->rows);
     } else if ((w->dtype == WHET_DT_F16 || w->dtype == WHET_DT_BF16) && T <= WHET_MM_QDOT_MAX_T) {
-        qdot_ctx c = {y, x, w, T};
+        half_ctx c = {y, x, w, T};
         whet_parallel_for(pool, (size_t)w->rows, half_dot_rows, &c);
     } else if (w->dtype == WHET_DT_F16 || w->dtype == WHET_DT_BF16) {
         s = matmul_tiled(y, x, w, T, pool, err);
-    } else if (is_quant(w->dtype)) {
-        const whet_qdot_fn dot = whet_qdot_kernel(w->dtype, whet_cpu_isa());
+    } else if ((dot = whet_qdot_kernel(w->dtype, whet_cpu_isa()))) {   /* every GGUF block type whet reads */
         if (w->cols % (int64_t)whet_dtype_block_elems(w->dtype))
             return whet_errorf(err, WHET_ERR_SHAPE, "matmul: %s weight with %lld columns (not a multiple of the block)",
                                whet_dtype_name(w->dtype), (long long)w->cols);
-        if (dot) {
-            s = matmul_qint(y, x, w, T, dot, pool, err);
-        } else if (!whet_quant_linked())
-            return whet_errorf(err, WHET_ERR_UNSUPPORTED, "matmul: %s weights need the quantized kernels "
-                               "(ops/cpu/quant.c), which this binary was linked without", whet_dtype_name(w->dtype));
-        else if (T <= WHET_MM_QDOT_MAX_T) {
-            qdot_ctx c = {y, x, w, T};
-            whet_parallel_for(pool, (size_t)w->rows, qdot_rows, &c);
-        } else {
-            s = matmul_tiled(y, x, w, T, pool, err);
-        }
+        s = matmul_qint(y, x, w, T, dot, pool, err);
     } else {
         return whet_errorf(err, WHET_ERR_UNSUPPORTED, "matmul: weight dtype %s is not supported for inference "
                            "(NF4 is a training-only layout; use f32/f16/bf16 or a GGUF quant type)",

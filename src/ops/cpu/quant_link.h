@@ -1,8 +1,8 @@
 /* quant_link.h: the quantized row kernels (whet_dequantize_row,
- * whet_quant_dot in ops/cpu/quant.c) are referenced weakly by the inference
- * ops, so a binary that never links the quantizers (a test of the f32 model)
- * still links, and a quantized weight there gets a clear error instead of a
- * crash. Any binary that also quantizes (export, the whet CLI) pulls them in. */
+ * whet_quant_dot in ops/cpu/quant.c) are referenced weakly by the embedding
+ * lookup (matmul uses the integer kernels of quant_dot.c), so a binary that
+ * never links the quantizers (a test of the f32 model) still links, and a
+ * quantized weight there gets a clear error instead of a crash. Any binary that also quantizes (export, the whet CLI) pulls them in. */
 #ifndef WHET_OPS_CPU_QUANT_LINK_H
 #define WHET_OPS_CPU_QUANT_LINK_H
 #include <stdbool.h>
