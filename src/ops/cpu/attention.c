@@ -9,7 +9,7 @@
 #include <string.h>
 #include "ops/quant_dot.h"
 #if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
+#include "ops/cpu/avx2_util.h"
 #endif
 
 typedef struct {
@@ -51,15 +51,6 @@ static void attend_one(const whet_paged_attention *a, int t, int h, const float 
 }
 
 #if defined(__x86_64__) || defined(__i386__)
-#define AVX2_FN __attribute__((target("avx2,fma")))
-
-AVX2_FN static inline float hsum8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
 /* attend_one with head_dim % 8 == 0: the same walk, 8 lanes at a time. */
 AVX2_FN static void attend_one_avx2(const whet_paged_attention *a, int t, int h, const float *qv, float *o) {
     int hd = a->head_dim, group = a->n_heads / a->n_kv_heads, kvh = h / group;
@@ -78,7 +69,7 @@ AVX2_FN static void attend_one_avx2(const whet_paged_attention *a, int t, int h,
         const float *k = a->k_cache + slot, *v = a->v_cache + slot;
         __m256 d = _mm256_setzero_ps();
         for (int i = 0; i < hd; i += 8) d = _mm256_fmadd_ps(_mm256_loadu_ps(qv + i), _mm256_loadu_ps(k + i), d);
-        float s = hsum8(d) * a->scale;
+        float s = hsum_ps(d) * a->scale;
         if (s > m) {
             float r = m == -INFINITY ? 0.0f : expf(m - s);
             const __m256 rv = _mm256_set1_ps(r);

@@ -13,18 +13,7 @@
 #include "ops/float_gemm.h"
 
 #if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-
-#define AVX2_FN __attribute__((target("avx2,fma,f16c")))
-
-AVX2_FN static inline float hsum_ps(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
-AVX2_FN static inline float f16(const uint8_t *p) { return _cvtsh_ss(qdot_u16(p)); }
+#include "ops/cpu/avx2_util.h"
 
 /* Σ x·y over 32 signed bytes per 128-bit half, as 8 int32 lanes. maddubs
  * wants one unsigned operand: |x| and y with x's sign (y is never -128). */
@@ -90,7 +79,7 @@ AVX2_FN static FG_INLINE void dot_sym_n(sym_kind k, const int NT, const uint8_t 
     for (; i + 2 <= nb; i += 2, b += 2 * bytes) {
         const __m256i w0 = sym_codes(k, b), w1 = sym_codes(k, b + bytes);
         const __m256i u0 = _mm256_sign_epi8(w0, w0), u1 = _mm256_sign_epi8(w1, w1);
-        const float d0 = f16(b), d1 = f16(b + bytes);
+        const float d0 = f16_at(b), d1 = f16_at(b + bytes);
 #pragma GCC unroll 4
         for (int t = 0; t < NT; t++) {
             const __m256i p0 = dot_i8_abs(u0, w0, x[t][i].qs), p1 = dot_i8_abs(u1, w1, x[t][i + 1].qs);
@@ -100,7 +89,7 @@ AVX2_FN static FG_INLINE void dot_sym_n(sym_kind k, const int NT, const uint8_t 
     }
     for (; i < nb; i++, b += bytes) {
         const __m256i w0 = sym_codes(k, b), u0 = _mm256_sign_epi8(w0, w0);
-        const float d0 = f16(b);
+        const float d0 = f16_at(b);
 #pragma GCC unroll 4
         for (int t = 0; t < NT; t++)
             acc0[t] = _mm256_fmadd_ps(_mm256_set1_ps(d0 * x[t][i].d), _mm256_cvtepi32_ps(dot_i8_abs(u0, w0, x[t][i].qs)),
@@ -137,8 +126,8 @@ AVX2_FN static inline float dot_affine32(const void *w, const void *a, int64_t n
         if (five_bit) q = _mm256_or_si256(q, fifth_bits32(b + 4));
         const __m256i p =
             _mm256_madd_epi16(_mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)x[i].qs)), ones);
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(f16(b) * x[i].d), _mm256_cvtepi32_ps(p), acc);
-        acc_m += f16(b + 2) * x[i].s;
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(f16_at(b) * x[i].d), _mm256_cvtepi32_ps(p), acc);
+        acc_m += f16_at(b + 2) * x[i].s;
     }
     return hsum_ps(acc) + acc_m;
 }
@@ -157,12 +146,6 @@ static const int8_t k_bcast16[8][32] __attribute__((aligned(32))) = {
 
 AVX2_FN static inline __m256i bcast16(__m256i both_halves, int k) {
     return _mm256_shuffle_epi8(both_halves, _mm256_load_si256((const __m256i *)k_bcast16[k]));
-}
-
-AVX2_FN static inline int hsum_epi32_128(__m128i v) {
-    v = _mm_add_epi32(v, _mm_shuffle_epi32(v, _MM_SHUFFLE(1, 0, 3, 2)));
-    v = _mm_add_epi32(v, _mm_shuffle_epi32(v, _MM_SHUFFLE(2, 3, 0, 1)));
-    return _mm_cvtsi128_si32(v);
 }
 
 /* Q4_K / Q5_K: codes are unsigned (0..15 / 0..31), so maddubs takes them
@@ -192,7 +175,7 @@ AVX2_FN static FG_INLINE void dot_affine_k_n(const int NT, const uint8_t *b, con
         const __m128i sc8 = _mm_set_epi32(0, 0, (int)sc_hi, (int)sc_lo), mn8 = _mm_set_epi32(0, 0, (int)mn_hi, (int)mn_lo);
         const __m128i mn16 = _mm_cvtepu8_epi16(mn8);
         const __m256i scales = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sc8));
-        const float d = f16(b), dmin = f16(b + 2);
+        const float d = f16_at(b), dmin = f16_at(b + 2);
         const uint8_t *q = b + (five_bit ? 48 : 16);
         const __m256i qh = five_bit ? _mm256_loadu_si256((const __m256i *)(b + 16)) : _mm256_setzero_si256();
         __m256i sumi[QN];
@@ -302,7 +285,7 @@ AVX2_FN static FG_INLINE void dot_q6_k_n(const int NT, const uint8_t *b, const u
                 }
             }
         }
-        const float d = f16(b + 208);
+        const float d = f16_at(b + 208);
 #pragma GCC unroll 4
         for (int t = 0; t < NT; t++)
             acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * x[t][i].d), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
@@ -328,17 +311,6 @@ whet_qdot4_fn whet_qdot4_kernel_avx2(whet_dtype wt) {
 }
 
 /* ---- activation quantization ---- */
-
-AVX2_FN static inline float hmax_ps(__m256 v) {
-    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-    m = _mm_max_ss(m, _mm_movehdup_ps(m));
-    return _mm_cvtss_f32(m);
-}
-
-AVX2_FN static inline int hsum_epi32(__m256i v) {
-    return hsum_epi32_128(_mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1)));
-}
 
 /* 32 floats -> 32 codes (nearest even, as lrintf) at q; the four int32
  * vectors go to v[0..3] for the sums. */

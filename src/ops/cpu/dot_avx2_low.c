@@ -16,18 +16,7 @@
 #include "ops/cpu/quant_dot_impl.h"
 
 #if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-
-#define AVX2_FN __attribute__((target("avx2,fma,f16c")))
-
-AVX2_FN static inline float hsum_ps(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
-AVX2_FN static inline float f16(const uint8_t *p) { return _cvtsh_ss(qdot_u16(p)); }
+#include "ops/cpu/avx2_util.h"
 
 /* pshufb masks over a half's 8 int16 scales (in both 128-bit lanes): mask j
  * puts scale 2j in the low lane's 8 int16s and scale 2j + 1 in the high
@@ -70,8 +59,8 @@ AVX2_FN float whet_qdot_q2_k_avx2(const void *w, const void *a, int64_t n) {
             }
         }
         const float dx = x[i].d;
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(f16(b + 80) * dx), _mm256_cvtepi32_ps(sumi), acc);
-        acc_min = _mm256_fmadd_ps(_mm256_set1_ps(f16(b + 82) * dx), _mm256_cvtepi32_ps(summ), acc_min);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(f16_at(b + 80) * dx), _mm256_cvtepi32_ps(sumi), acc);
+        acc_min = _mm256_fmadd_ps(_mm256_set1_ps(f16_at(b + 82) * dx), _mm256_cvtepi32_ps(summ), acc_min);
     }
     return hsum_ps(acc) - hsum_ps(acc_min);
 }
@@ -112,7 +101,7 @@ AVX2_FN float whet_qdot_q3_k_avx2(const void *w, const void *a, int64_t n) {
                 sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, s));
             }
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(f16(b + 108) * x[i].d), _mm256_cvtepi32_ps(sumi), acc);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(f16_at(b + 108) * x[i].d), _mm256_cvtepi32_ps(sumi), acc);
     }
     return hsum_ps(acc);
 }
