@@ -18,20 +18,40 @@ typedef struct {
     const whet_paged_attention *a;
 } attn_ctx;
 
+/* The keys query (t, h) attends to: positions first..last of its sequence
+ * (a sliding window cuts the start), those the key mask allows, each found
+ * through the block table at kv_slot(). */
+typedef struct {
+    int first, last;
+    const int32_t *blocks;      /* the sequence's block table */
+    const uint8_t *mask;        /* NULL: every position */
+    size_t kv_row, head_off;    /* floats per cache row, this KV head's offset in it */
+} kv_walk;
+
+static inline kv_walk walk_of(const whet_paged_attention *a, int t, int h) {
+    const int seq = a->seq_of[t], last = a->pos[t];
+    kv_walk w = {.last = last, .blocks = a->block_tables[seq], .mask = a->key_mask ? a->key_mask[seq] : NULL,
+                 .kv_row = (size_t)a->n_kv_heads * a->head_dim,
+                 .head_off = (size_t)(h / (a->n_heads / a->n_kv_heads)) * a->head_dim};
+    w.first = a->sliding_window > 0 && last - a->sliding_window + 1 > 0 ? last - a->sliding_window + 1 : 0;
+    return w;
+}
+
+static inline size_t kv_slot(const whet_paged_attention *a, const kv_walk *w, int p) {
+    return ((size_t)w->blocks[p / a->block_size] * a->block_size + (size_t)(p % a->block_size)) * w->kv_row +
+           w->head_off;
+}
+
 static void attend_one(const whet_paged_attention *a, int t, int h, const float *qv, float *o) {
-    int hd = a->head_dim, group = a->n_heads / a->n_kv_heads, kvh = h / group;
-    int seq = a->seq_of[t], last = a->pos[t];
-    int first = a->sliding_window > 0 && last - a->sliding_window + 1 > 0 ? last - a->sliding_window + 1 : 0;
-    const int32_t *bt = a->block_tables[seq];
-    const uint8_t *mask = a->key_mask ? a->key_mask[seq] : NULL;
-    size_t kv_row = (size_t)a->n_kv_heads * hd;
+    const int hd = a->head_dim;
+    const kv_walk w = walk_of(a, t, h);
     float m = -INFINITY;
     double l = 0;
     float acc[512];
     for (int i = 0; i < hd; i++) acc[i] = 0;
-    for (int p = first; p <= last; p++) {
-        if (mask && !mask[p]) continue;
-        size_t slot = ((size_t)bt[p / a->block_size] * a->block_size + (size_t)(p % a->block_size)) * kv_row + (size_t)kvh * hd;
+    for (int p = w.first; p <= w.last; p++) {
+        if (w.mask && !w.mask[p]) continue;
+        const size_t slot = kv_slot(a, &w, p);
         const float *k = a->k_cache + slot, *v = a->v_cache + slot;
         float s = 0;
         for (int i = 0; i < hd; i++) s += qv[i] * k[i];
@@ -53,19 +73,15 @@ static void attend_one(const whet_paged_attention *a, int t, int h, const float 
 #if defined(__x86_64__) || defined(__i386__)
 /* attend_one with head_dim % 8 == 0: the same walk, 8 lanes at a time. */
 AVX2_FN static void attend_one_avx2(const whet_paged_attention *a, int t, int h, const float *qv, float *o) {
-    int hd = a->head_dim, group = a->n_heads / a->n_kv_heads, kvh = h / group;
-    int seq = a->seq_of[t], last = a->pos[t];
-    int first = a->sliding_window > 0 && last - a->sliding_window + 1 > 0 ? last - a->sliding_window + 1 : 0;
-    const int32_t *bt = a->block_tables[seq];
-    const uint8_t *mask = a->key_mask ? a->key_mask[seq] : NULL;
-    size_t kv_row = (size_t)a->n_kv_heads * hd;
+    const int hd = a->head_dim;
+    const kv_walk w = walk_of(a, t, h);
     float m = -INFINITY;
     double l = 0;
     __m256 acc[64];   /* hd <= 512 */
     for (int i = 0; i < hd / 8; i++) acc[i] = _mm256_setzero_ps();
-    for (int p = first; p <= last; p++) {
-        if (mask && !mask[p]) continue;
-        size_t slot = ((size_t)bt[p / a->block_size] * a->block_size + (size_t)(p % a->block_size)) * kv_row + (size_t)kvh * hd;
+    for (int p = w.first; p <= w.last; p++) {
+        if (w.mask && !w.mask[p]) continue;
+        const size_t slot = kv_slot(a, &w, p);
         const float *k = a->k_cache + slot, *v = a->v_cache + slot;
         __m256 d = _mm256_setzero_ps();
         for (int i = 0; i < hd; i += 8) d = _mm256_fmadd_ps(_mm256_loadu_ps(qv + i), _mm256_loadu_ps(k + i), d);
